@@ -1,0 +1,167 @@
+package conntrack
+
+import (
+	"time"
+
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// Snapshot is everything the classifier needs, as plain data, so that
+// classification is a pure function that table tests can drive directly.
+type Snapshot struct {
+	// Observed is false when no journal exists for the connection (the
+	// credentials were not wrapped): every answer is then unknown.
+	Observed bool
+	Side     Side
+
+	GoAwaySent     GoAwayRecord // first GOAWAY this side sent
+	GoAwayReceived GoAwayRecord // first GOAWAY this side received
+	GoAways        int          // GOAWAY events, both directions
+
+	// Closing is the first sign of the end: a local close, a failed read or
+	// write, or grpc-go's client-shutdown GOAWAY.
+	Closing Closing
+
+	Ended   bool
+	EndKind wire.EndKind
+	EndedAt time.Time
+
+	PingsSent     int64 // keepalive PINGs sent
+	PingsReceived int64 // keepalive PINGs received
+	PingsAcked    int64 // keepalive PINGs of this side that were acked
+
+	RSTStreams [2]int // by wire.Direction
+}
+
+// GoAwayRecord is a GOAWAY as the classifier sees it.
+type GoAwayRecord struct {
+	Valid        bool
+	Seq          uint64 // order among the journal's events
+	Code         uint32
+	Reason       GoAwayReason
+	LastStreamID uint32
+}
+
+// Closing is the first sign that the connection is ending.
+type Closing struct {
+	Valid           bool
+	Seq             uint64
+	Kind            wire.EndKind
+	At              time.Time
+	PingOutstanding bool // a keepalive PING of this side was unanswered
+}
+
+// keepaliveKind reports whether an end of this kind, with a keepalive PING
+// outstanding, is a keepalive timeout: either grpc-go's keepalive timer
+// closed the conn (a local close), or the kernel's TCP_USER_TIMEOUT, which
+// grpc-go sets to the keepalive Timeout, failed the socket first.
+func keepaliveKind(k wire.EndKind) bool {
+	switch k {
+	case wire.EndLocalClose, wire.EndDeadline, wire.EndTimedOut:
+		return true
+	}
+	return false
+}
+
+// Classify returns why the connection ended and who ended it. The first
+// cause wins: the earliest of the first GOAWAY sent, the first GOAWAY
+// received and the first sign of closing decides.
+func Classify(s Snapshot) (Reason, Initiator) {
+	if !s.Observed {
+		return ReasonUnknown, InitiatorUnknown
+	}
+	switch g, which := cause(s); which {
+	case causeGoAwaySent:
+		return g.Reason.closeReason(), InitiatorLocal
+	case causeGoAwayReceived:
+		return g.Reason.closeReason(), InitiatorPeer
+	case causeClosing:
+		return classifyClosing(s.Side, s.Closing)
+	}
+	return ReasonUnknown, InitiatorUnknown
+}
+
+type causeKind uint8
+
+const (
+	causeNone causeKind = iota
+	causeGoAwaySent
+	causeGoAwayReceived
+	causeClosing
+)
+
+// cause picks the earliest event among the first GOAWAY sent, the first
+// GOAWAY received and the first sign of closing. A client-shutdown GOAWAY
+// this side sent is not a cause: it is recorded as Closing.
+func cause(s Snapshot) (GoAwayRecord, causeKind) {
+	var (
+		best    = causeNone
+		bestSeq uint64
+		rec     GoAwayRecord
+	)
+	consider := func(valid bool, seq uint64, k causeKind, g GoAwayRecord) {
+		if valid && (best == causeNone || seq < bestSeq) {
+			best, bestSeq, rec = k, seq, g
+		}
+	}
+	sent := s.GoAwaySent
+	consider(sent.Valid && sent.Reason != GoAwayClientShutdown, sent.Seq, causeGoAwaySent, sent)
+	consider(s.GoAwayReceived.Valid, s.GoAwayReceived.Seq, causeGoAwayReceived, s.GoAwayReceived)
+	consider(s.Closing.Valid, s.Closing.Seq, causeClosing, GoAwayRecord{})
+	return rec, best
+}
+
+func classifyClosing(side Side, c Closing) (Reason, Initiator) {
+	if c.PingOutstanding && keepaliveKind(c.Kind) {
+		return ReasonKeepaliveTimeout, InitiatorLocal
+	}
+	switch c.Kind {
+	case wire.EndLocalClose, wire.EndDeadline:
+		// With no GOAWAY and no unanswered PING, a local close is the
+		// application shutting this side down: grpc-go's server Stop
+		// closes without a GOAWAY, and a client that closes always sends
+		// one (recorded as Closing too).
+		if side == Server {
+			return ReasonServerShutdown, InitiatorLocal
+		}
+		return ReasonClientShutdown, InitiatorLocal
+	case wire.EndEOF:
+		return ReasonPeerClosed, InitiatorPeer
+	case wire.EndReset:
+		return ReasonConnectionReset, InitiatorPeer
+	}
+	return ReasonIOError, InitiatorUnknown
+}
+
+// DisconnectError returns the gRFC A94 grpc.disconnect_error value for the
+// connection, with the labels grpc-go's own implementation uses so that
+// dashboards can put the two side by side. Unlike grpc-go, a keepalive
+// timeout is "connection timed out", which is what it is.
+func DisconnectError(s Snapshot) string {
+	if !s.Observed {
+		return "unknown"
+	}
+	g, which := cause(s)
+	switch which {
+	case causeGoAwaySent, causeGoAwayReceived:
+		return "GOAWAY " + GoAwayCodeName(g.Code)
+	case causeClosing:
+		c := s.Closing
+		if c.PingOutstanding && keepaliveKind(c.Kind) {
+			return "connection timed out"
+		}
+		switch c.Kind {
+		case wire.EndLocalClose:
+			return "subchannel shutdown"
+		case wire.EndReset:
+			return "connection reset"
+		case wire.EndTimedOut, wire.EndDeadline:
+			return "connection timed out"
+		case wire.EndAborted:
+			return "connection aborted"
+		case wire.EndError:
+			return "socket error"
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,222 @@
+package conntrack
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// Hooks receives the journal's events as they happen, so that counters and
+// span events are recorded live rather than only at the connection's end.
+// Calls are made without the journal's lock held and must not block.
+type Hooks interface {
+	// KeepalivePing is called for every keepalive PING (not ACK) sent or
+	// received.
+	KeepalivePing(j *Journal, dir wire.Direction)
+	// KeepaliveRTT is called when a keepalive PING this side sent is acked.
+	KeepaliveRTT(j *Journal, rtt time.Duration)
+	// GoAway is called once per GOAWAY event: the repeated frames of one
+	// graceful drain (same code and debug data) are one event.
+	GoAway(j *Journal, g GoAway)
+	// KeepaliveTimeout is called when the connection ends while a keepalive
+	// PING this side sent is still unanswered.
+	KeepaliveTimeout(j *Journal)
+}
+
+// GoAway is one GOAWAY event.
+type GoAway struct {
+	Dir          wire.Direction
+	Code         uint32
+	Reason       GoAwayReason
+	LastStreamID uint32
+	At           time.Time
+	seq          uint64
+}
+
+// Journal is the record of one connection. It implements wire.Sink. All
+// methods are safe for concurrent use.
+type Journal struct {
+	side     Side
+	local    net.Addr
+	remote   net.Addr
+	openedAt time.Time
+	hooks    Hooks
+	reg      *Registry
+
+	mu   sync.Mutex
+	seq  uint64
+	snap Snapshot // the classifier's input, kept current
+
+	// keepalive state
+	pingOutstanding bool
+	pingData        [8]byte
+	pingSentAt      time.Time
+	lastGoAway      [2]goAwayKey // per direction, for de-duplicating drains
+	claimed         bool
+	tag             any
+}
+
+type goAwayKey struct {
+	valid  bool
+	code   uint32
+	reason GoAwayReason
+}
+
+// Side returns the side this journal observes from.
+func (j *Journal) Side() Side { return j.side }
+
+// LocalAddr returns the connection's local address.
+func (j *Journal) LocalAddr() net.Addr { return j.local }
+
+// RemoteAddr returns the connection's remote address.
+func (j *Journal) RemoteAddr() net.Addr { return j.remote }
+
+// OpenedAt returns when the connection's handshake completed.
+func (j *Journal) OpenedAt() time.Time { return j.openedAt }
+
+// Ping implements wire.Sink.
+func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
+	now := time.Now()
+	var (
+		keepalive bool
+		rtt       time.Duration
+	)
+	j.mu.Lock()
+	switch {
+	case !ack && wire.IsKeepalivePing(data):
+		keepalive = true
+		if dir == wire.Sent {
+			j.snap.PingsSent++
+			if !j.pingOutstanding {
+				j.pingOutstanding, j.pingData, j.pingSentAt = true, data, now
+			}
+		} else {
+			j.snap.PingsReceived++
+		}
+	case ack && dir == wire.Received && j.pingOutstanding && data == j.pingData:
+		j.pingOutstanding = false
+		j.snap.PingsAcked++
+		rtt = now.Sub(j.pingSentAt)
+	}
+	j.mu.Unlock()
+	if j.hooks == nil {
+		return
+	}
+	if keepalive {
+		j.hooks.KeepalivePing(j, dir)
+	}
+	if rtt > 0 {
+		j.hooks.KeepaliveRTT(j, rtt)
+	}
+}
+
+// GoAway implements wire.Sink.
+func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
+	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAwayDebug(debug), LastStreamID: lastStreamID, At: time.Now()}
+	key := goAwayKey{valid: true, code: code, reason: g.Reason}
+	j.mu.Lock()
+	if j.lastGoAway[dir] == key {
+		// The second frame of a two-phase drain repeats code and debug
+		// data; it only lowers last-stream-id.
+		j.mu.Unlock()
+		return
+	}
+	j.lastGoAway[dir] = key
+	j.seq++
+	g.seq = j.seq
+	first := &j.snap.GoAwayReceived
+	if dir == wire.Sent {
+		first = &j.snap.GoAwaySent
+		if g.Reason == GoAwayClientShutdown {
+			// grpc-go's client writes this GOAWAY from Close, whatever
+			// made it close: it marks the local close, not a cause.
+			j.markClosingLocked(wire.EndLocalClose, g.At)
+		}
+	}
+	j.snap.GoAways++
+	if !first.Valid {
+		*first = GoAwayRecord{Valid: true, Seq: g.seq, Code: code, Reason: g.Reason, LastStreamID: lastStreamID}
+	}
+	j.mu.Unlock()
+	if j.hooks != nil {
+		j.hooks.GoAway(j, g)
+	}
+}
+
+// RSTStream implements wire.Sink.
+func (j *Journal) RSTStream(dir wire.Direction, _, _ uint32) {
+	j.mu.Lock()
+	j.snap.RSTStreams[dir]++
+	j.mu.Unlock()
+}
+
+// End implements wire.Sink.
+func (j *Journal) End(e wire.End) {
+	j.mu.Lock()
+	j.snap.Ended = true
+	j.snap.EndKind = e.Kind
+	j.snap.EndedAt = time.Now()
+	timedOut := j.markClosingLocked(e.Kind, j.snap.EndedAt)
+	claimed := j.claimed
+	j.mu.Unlock()
+	if timedOut && j.hooks != nil {
+		j.hooks.KeepaliveTimeout(j)
+	}
+	if !claimed && j.reg != nil {
+		// Nobody will ever ask for this journal (the transport failed
+		// before grpc-go tagged it): free it now.
+		j.reg.forget(j)
+	}
+}
+
+// markClosingLocked records the first sign that the connection is ending and
+// whether a keepalive PING of this side was unanswered at that moment. It
+// reports whether this call is the one that found the PING unanswered.
+func (j *Journal) markClosingLocked(kind wire.EndKind, at time.Time) bool {
+	if j.snap.Closing.Valid {
+		return false
+	}
+	j.seq++
+	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, At: at, PingOutstanding: j.pingOutstanding}
+	return j.pingOutstanding && keepaliveKind(kind)
+}
+
+// Snapshot returns a copy of the journal's current state.
+func (j *Journal) Snapshot() Snapshot {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	s := j.snap
+	s.Observed = true
+	s.Side = j.side
+	return s
+}
+
+// Claim marks the journal as owned by a stats handler, which then frees it
+// at ConnEnd. It reports false if the connection already ended unclaimed
+// and the journal was freed.
+func (j *Journal) Claim(tag any) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.snap.Ended && !j.claimed {
+		return false
+	}
+	j.claimed = true
+	j.tag = tag
+	return true
+}
+
+// Tag returns what Claim stored: the owner's per-connection state.
+func (j *Journal) Tag() any {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.tag
+}
+
+// Release frees a claimed journal: after it, lookups no longer find it.
+func (j *Journal) Release() {
+	if j.reg != nil {
+		j.reg.forget(j)
+	}
+}

@@ -1,0 +1,99 @@
+package wire
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Conn is a net.Conn whose HTTP/2 frames are reported to a Sink. It embeds the
+// wrapped conn so that every method it does not observe (deadlines,
+// addresses) goes straight through.
+type Conn struct {
+	net.Conn
+	sink  Sink
+	ended atomic.Bool
+
+	// grpc-go reads from one goroutine and writes from another, but
+	// net.Conn allows concurrent calls, so each direction's parser has its
+	// own lock. It is held only while parsing bytes already transferred,
+	// never across the underlying Read or Write.
+	rmu sync.Mutex
+	rd  parser
+	wmu sync.Mutex
+	wr  parser
+}
+
+// NewConn wraps c. client says which side of the HTTP/2 connection this is:
+// the client writes the connection preface, the server reads it.
+func NewConn(c net.Conn, client bool, s Sink) *Conn {
+	return &Conn{
+		Conn: c,
+		sink: s,
+		rd:   newParser(Received, !client),
+		wr:   newParser(Sent, client),
+	}
+}
+
+// Read reads from the wrapped conn and observes what was read.
+func (c *Conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.rmu.Lock()
+		c.rd.feed(b[:n], c.sink)
+		c.rmu.Unlock()
+	}
+	if err != nil {
+		c.end(End{Kind: classifyError(err), Dir: Received, Err: err})
+	}
+	return n, err
+}
+
+// Write writes to the wrapped conn and observes what was written: only the
+// bytes that were actually written, so a frame the peer never got is never
+// reported as sent.
+func (c *Conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if n > 0 {
+		c.wmu.Lock()
+		c.wr.feed(b[:n], c.sink)
+		c.wmu.Unlock()
+	}
+	if err != nil {
+		c.end(End{Kind: classifyError(err), Dir: Sent, Err: err})
+	}
+	return n, err
+}
+
+// Close records a local close, unless the connection already ended, and
+// closes the wrapped conn.
+func (c *Conn) Close() error {
+	c.end(End{Kind: EndLocalClose})
+	return c.Conn.Close()
+}
+
+// SyscallConn forwards to the wrapped conn so that channelz can read socket
+// options. grpc-go's zero-copy reader only takes concrete *net.TCPConn
+// values, so exposing this never lets it bypass Read and blind the observer.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errNoSyscallConn
+}
+
+// Unwrap returns the wrapped conn.
+func (c *Conn) Unwrap() net.Conn { return c.Conn }
+
+func (c *Conn) end(e End) {
+	if c.ended.CompareAndSwap(false, true) {
+		c.sink.End(e)
+	}
+}
+
+type noSyscallConnError struct{}
+
+func (noSyscallConnError) Error() string { return "wire: wrapped conn does not implement syscall.Conn" }
+
+var errNoSyscallConn error = noSyscallConnError{}

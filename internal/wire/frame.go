@@ -1,0 +1,63 @@
+package wire
+
+// Frame types and flags the observer looks into (RFC 9113 §6). Every other
+// frame type is skipped by length alone, so extension frames are harmless.
+const (
+	frameRSTStream = 0x3
+	framePing      = 0x6
+	frameGoAway    = 0x7
+
+	flagAck = 0x1
+
+	frameHeaderLen = 9
+)
+
+// MaxDebugData is how many bytes of a GOAWAY's debug data are reported.
+// grpc-go's debug strings ("max_age", "too_many_pings", "client transport
+// shutdown") are far shorter; capping keeps the observer's memory fixed no
+// matter what a peer sends.
+const MaxDebugData = 64
+
+// clientPreface is the connection preface a client sends before its first
+// frame (RFC 9113 §3.4).
+const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// Direction says whether a frame was read from the peer or written to it.
+type Direction uint8
+
+const (
+	// Received frames were read from the connection (sent by the peer).
+	Received Direction = iota
+	// Sent frames were written to the connection (sent by this side).
+	Sent
+)
+
+// String returns "received" or "sent", the values of the grpc.*.direction
+// attributes.
+func (d Direction) String() string {
+	if d == Sent {
+		return "sent"
+	}
+	return "received"
+}
+
+// Well-known PING payloads of grpc-go. Only the keepalive PING (eight zero
+// bytes) is a keepalive; the other two are flow-control and drain machinery
+// and must not be counted as keepalive traffic.
+var (
+	// BDPPingData is the payload of grpc-go's bandwidth-delay-product
+	// estimator PING.
+	BDPPingData = [8]byte{2, 4, 16, 16, 9, 14, 7, 7}
+	// DrainPingData is the payload of the PING grpc-go's server sends after
+	// the first GOAWAY of a graceful drain.
+	DrainPingData = [8]byte{1, 6, 1, 8, 0, 3, 3, 9}
+	// KeepalivePingData is the payload of grpc-go's keepalive PING.
+	KeepalivePingData = [8]byte{}
+)
+
+// IsKeepalivePing reports whether a PING payload counts as a keepalive: any
+// payload that is not known to be something else, so that keepalives of other
+// implementations (which choose their own payloads) are counted too.
+func IsKeepalivePing(data [8]byte) bool {
+	return data != BDPPingData && data != DrainPingData
+}

@@ -1,0 +1,18 @@
+package wire
+
+// Sink receives what the observer sees. Its methods are called synchronously
+// from the Read, Write or Close call that carried the frame, so they must be
+// quick and must not block; the observer holds no lock of the other direction
+// while calling, so Received and Sent events may arrive concurrently.
+type Sink interface {
+	// Ping reports a PING frame.
+	Ping(dir Direction, ack bool, data [8]byte)
+	// GoAway reports a GOAWAY frame. debug holds at most MaxDebugData bytes
+	// of its debug data and is only valid during the call.
+	GoAway(dir Direction, lastStreamID, code uint32, debug []byte)
+	// RSTStream reports an RST_STREAM frame.
+	RSTStream(dir Direction, streamID, code uint32)
+	// End reports how the connection ended. It is called at most once: the
+	// first of a local Close or a failed Read or Write.
+	End(e End)
+}
