@@ -1,0 +1,36 @@
+// Package semconv holds grpcpulse's attribute keys and instrument names, the
+// contract that dashboards and alerts are written against. Keeping them in
+// one place makes a rename impossible to do halfway.
+package semconv
+
+import "go.opentelemetry.io/otel/attribute"
+
+// ScopeName is the instrumentation scope of every meter and tracer.
+const ScopeName = "github.com/grpcpulse/grpcpulse"
+
+// Attribute keys.
+const (
+	Side            = attribute.Key("grpc.side")
+	CloseReason     = attribute.Key("grpc.close.reason")
+	CloseInitiator  = attribute.Key("grpc.close.initiator")
+	CloseActiveRPCs = attribute.Key("grpc.close.active_rpcs")
+	DisconnectError = attribute.Key("grpc.disconnect_error")
+	GoAwayDirection = attribute.Key("grpc.goaway.direction")
+	GoAwayCode      = attribute.Key("grpc.goaway.code")
+	GoAwayReason    = attribute.Key("grpc.goaway.reason")
+	GoAwayLastID    = attribute.Key("grpc.goaway.last_stream_id")
+	PingDirection   = attribute.Key("grpc.ping.direction")
+	RPCMethod       = attribute.Key("rpc.method")
+	RPCStatusCode   = attribute.Key("rpc.response.status_code")
+)
+
+// Instrument names.
+const (
+	MetricConnections       = "grpc.transport.connections"
+	MetricCloses            = "grpc.transport.closes"
+	MetricLifetime          = "grpc.transport.lifetime"
+	MetricGoAways           = "grpc.transport.goaways"
+	MetricPings             = "grpc.keepalive.pings"
+	MetricRTT               = "grpc.keepalive.rtt"
+	MetricTransportFailures = "grpc.rpc.transport_failures"
+)

@@ -1,0 +1,142 @@
+package stats
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc/credentials"
+	grpcstats "google.golang.org/grpc/stats"
+
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/credwrap"
+	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// Handler is a grpc-go stats.Handler for one side (client or server). Use
+// one Handler per grpc.Server or per grpc.ClientConn (or share one among
+// several of the same side) together with credentials from its
+// WrapCredentials.
+type Handler struct {
+	side conntrack.Side
+	reg  *conntrack.Registry
+	in   *instruments
+}
+
+// NewServerHandler returns a Handler for a grpc.Server
+// (grpc.StatsHandler(h)).
+func NewServerHandler(opts ...Option) *Handler { return newHandler(conntrack.Server, opts) }
+
+// NewClientHandler returns a Handler for a grpc.ClientConn
+// (grpc.WithStatsHandler(h)).
+func NewClientHandler(opts ...Option) *Handler { return newHandler(conntrack.Client, opts) }
+
+func newHandler(side conntrack.Side, opts []Option) *Handler {
+	cfg := newConfig(opts)
+	h := &Handler{side: side, in: newInstruments(cfg.meterProvider, side.String())}
+	h.reg = conntrack.NewRegistry(side, hooks{h})
+	return h
+}
+
+// WrapCredentials returns credentials that behave exactly like c and let
+// this Handler see the connection's HTTP/2 frames. Pass them to the same
+// server (grpc.Creds) or client (grpc.WithTransportCredentials) as the
+// Handler.
+//
+// On a server, wrapping insecure.NewCredentials() means peer.AuthInfo is an
+// insecure AuthInfo (AuthType "insecure") rather than nil, as with any
+// explicitly configured insecure credentials.
+func (h *Handler) WrapCredentials(c credentials.TransportCredentials) credentials.TransportCredentials {
+	return credwrap.Wrap(c, h.reg)
+}
+
+// WrapBundle is WrapCredentials for a credentials.Bundle
+// (grpc.WithCredentialsBundle): its transport credentials are wrapped, its
+// per-RPC credentials are untouched.
+func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
+	return credwrap.WrapBundle(b, h.reg)
+}
+
+// connState is the Handler's state for one transport, stored in the context
+// TagConn returns and, when the frame observer is installed, as the
+// journal's tag.
+type connState struct {
+	journal *conntrack.Journal // nil without wrapped credentials
+	begin   time.Time
+	active  atomic.Int64 // RPC attempts in flight on this transport
+}
+
+type connKey struct{}
+
+func connFromContext(ctx context.Context) *connState {
+	cs, _ := ctx.Value(connKey{}).(*connState)
+	return cs
+}
+
+// TagConn joins the transport to its journal by address pair.
+func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
+	cs := &connState{begin: time.Now()}
+	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(cs) {
+		cs.journal = j
+	}
+	return context.WithValue(ctx, connKey{}, cs)
+}
+
+// HandleConn counts transport opens and, at ConnEnd, classifies and counts
+// the close and frees the journal.
+func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
+	cs := connFromContext(ctx)
+	if cs == nil {
+		return
+	}
+	switch s.(type) {
+	case *grpcstats.ConnBegin:
+		h.in.connections.Add(ctx, 1, h.in.sideOnly)
+	case *grpcstats.ConnEnd:
+		h.in.connections.Add(ctx, -1, h.in.sideOnly)
+		h.recordClose(ctx, cs)
+	}
+}
+
+func (h *Handler) recordClose(ctx context.Context, cs *connState) {
+	var snap conntrack.Snapshot
+	if cs.journal != nil {
+		snap = cs.journal.Snapshot()
+		cs.journal.Release()
+	}
+	reason, initiator := conntrack.Classify(snap)
+	r := semconv.CloseReason.String(reason.String())
+	h.in.closes.Add(ctx, 1, metric.WithAttributes(
+		h.in.side, r,
+		semconv.CloseInitiator.String(initiator.String()),
+		semconv.CloseActiveRPCs.Bool(cs.active.Load() > 0),
+		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
+	))
+	h.in.lifetime.Record(ctx, time.Since(cs.begin).Seconds(), metric.WithAttributes(h.in.side, r))
+}
+
+// hooks records the journal's live events. It is a separate type so that
+// the Handler's exported method set stays the stats.Handler interface.
+type hooks struct{ h *Handler }
+
+func (k hooks) KeepalivePing(_ *conntrack.Journal, dir wire.Direction) {
+	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir])
+}
+
+func (k hooks) KeepaliveRTT(_ *conntrack.Journal, rtt time.Duration) {
+	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideOnly)
+}
+
+func (k hooks) GoAway(_ *conntrack.Journal, g conntrack.GoAway) {
+	k.h.in.goAways.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(
+		k.h.in.side,
+		semconv.GoAwayDirection.String(g.Dir.String()),
+		semconv.GoAwayCode.String(conntrack.GoAwayCodeName(g.Code)),
+		semconv.GoAwayReason.String(g.Reason.String()),
+	)))
+}
+
+func (k hooks) KeepaliveTimeout(*conntrack.Journal) {}

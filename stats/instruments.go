@@ -1,0 +1,85 @@
+package stats
+
+import (
+	"errors"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// Bucket boundaries, in seconds. Transport lifetimes span milliseconds (a
+// failed handshake) to days (a healthy channel), so the buckets are roughly
+// logarithmic over that range; keepalive RTTs span sub-millisecond loopback
+// to multi-second lossy links.
+var (
+	lifetimeBuckets = []float64{0.01, 0.1, 1, 10, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800}
+	rttBuckets      = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20}
+)
+
+// instruments are created once per Handler. Attribute sets that do not
+// depend on the event are built once too, so hot paths allocate nothing.
+type instruments struct {
+	connections metric.Int64UpDownCounter
+	closes      metric.Int64Counter
+	lifetime    metric.Float64Histogram
+	goAways     metric.Int64Counter
+	pings       metric.Int64Counter
+	rtt         metric.Float64Histogram
+	failures    metric.Int64Counter
+
+	side     attribute.KeyValue
+	sideOnly metric.MeasurementOption
+	pingDir  [2]metric.MeasurementOption // by wire.Direction
+}
+
+func newInstruments(mp metric.MeterProvider, side string) *instruments {
+	m := mp.Meter(semconv.ScopeName)
+	in := &instruments{side: semconv.Side.String(side)}
+	var errs []error
+	report := func(e error) { errs = append(errs, e) }
+	var e error
+	in.connections, e = m.Int64UpDownCounter(semconv.MetricConnections,
+		metric.WithUnit("{connection}"),
+		metric.WithDescription("Open gRPC transports (HTTP/2 connections)."))
+	report(e)
+	in.closes, e = m.Int64Counter(semconv.MetricCloses,
+		metric.WithUnit("{connection}"),
+		metric.WithDescription("Ended gRPC transports, by why and by whom they ended."))
+	report(e)
+	in.lifetime, e = m.Float64Histogram(semconv.MetricLifetime,
+		metric.WithUnit("s"),
+		metric.WithDescription("How long gRPC transports lived, by why they ended."),
+		metric.WithExplicitBucketBoundaries(lifetimeBuckets...))
+	report(e)
+	in.goAways, e = m.Int64Counter(semconv.MetricGoAways,
+		metric.WithUnit("{goaway}"),
+		metric.WithDescription("HTTP/2 GOAWAY events sent and received; a two-phase drain counts once."))
+	report(e)
+	in.pings, e = m.Int64Counter(semconv.MetricPings,
+		metric.WithUnit("{ping}"),
+		metric.WithDescription("HTTP/2 keepalive PINGs sent and received (not ACKs, not flow-control or drain PINGs)."))
+	report(e)
+	in.rtt, e = m.Float64Histogram(semconv.MetricRTT,
+		metric.WithUnit("s"),
+		metric.WithDescription("Round-trip time of keepalive PINGs this side sent."),
+		metric.WithExplicitBucketBoundaries(rttBuckets...))
+	report(e)
+	in.failures, e = m.Int64Counter(semconv.MetricTransportFailures,
+		metric.WithUnit("{call}"),
+		metric.WithDescription("RPCs that failed because their transport ended or drained, by cause."))
+	report(e)
+	if err := errors.Join(errs...); err != nil {
+		// The API returns usable no-op instruments alongside an error;
+		// report it the way the rest of OpenTelemetry does and carry on.
+		otel.Handle(err)
+	}
+	in.sideOnly = metric.WithAttributeSet(attribute.NewSet(in.side))
+	for _, d := range []wire.Direction{wire.Received, wire.Sent} {
+		in.pingDir[d] = metric.WithAttributeSet(attribute.NewSet(in.side, semconv.PingDirection.String(d.String())))
+	}
+	return in
+}
