@@ -1,0 +1,151 @@
+package stats_test
+
+import (
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/grpcpulse/grpcpulse/internal/semconv"
+)
+
+// A raw HTTP/2 client pings a grpc-go server left at grpc's default
+// enforcement policy (MinTime 5 minutes) back to back. grpc-go answers the
+// third strike with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and closes.
+func TestScenarioTooManyPingsServer(t *testing.T) {
+	t.Parallel()
+	s := start(t, setup{})
+	c, err := net.Dial("tcp", s.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a hung server fails the test, not CI
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	// Acknowledge the server's SETTINGS before pinging, as a real client
+	// would, so the only offence is the pings.
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading server SETTINGS: %v", err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			if err := fr.WriteSettingsAck(); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if err := fr.WritePing(false, [8]byte{}); err != nil {
+			break // the server may already have closed
+		}
+	}
+	var goAway *http2.GoAwayFrame
+	for goAway == nil {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no GOAWAY before %v", err)
+		}
+		goAway, _ = f.(*http2.GoAwayFrame)
+	}
+	if goAway.ErrCode != http2.ErrCodeEnhanceYourCalm || string(goAway.DebugData()) != "too_many_pings" {
+		t.Fatalf("GOAWAY %v %q, want ENHANCE_YOUR_CALM too_many_pings", goAway.ErrCode, goAway.DebugData())
+	}
+	s.server.waitClose(t, "too_many_pings", "local")
+	if n := s.server.m.Sum(t, semconv.MetricPings, semconv.PingDirection.String("received")); n < 3 {
+		t.Errorf("server counted %d received keepalive pings, want >= 3", n)
+	}
+	if n := s.server.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("sent"),
+		semconv.GoAwayCode.String("ENHANCE_YOUR_CALM"), semconv.GoAwayReason.String("too_many_pings")); n != 1 {
+		t.Errorf("server GOAWAY count:\n%s", s.server.m.Dump(t, semconv.MetricGoAways))
+	}
+}
+
+// rawServer is an HTTP/2 server on x/net's Framer that completes the
+// connection preface and then sends one GOAWAY, standing in for a server
+// whose ping enforcement a grpc client violated (grpc-go's client cannot
+// ping fast enough to provoke a real server within a test: Time >= 10s).
+type rawServer struct {
+	lis net.Listener
+	wg  sync.WaitGroup
+}
+
+func newRawServer(t *testing.T, code http2.ErrCode, debug string) *rawServer {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &rawServer{lis: lis}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			rs.wg.Add(1)
+			go func() {
+				defer rs.wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+				preface := make([]byte, len(http2.ClientPreface))
+				if _, err := io.ReadFull(c, preface); err != nil {
+					return
+				}
+				fr := http2.NewFramer(c, c)
+				if fr.WriteSettings() != nil {
+					return
+				}
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						return
+					}
+					if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+						break
+					}
+				}
+				if fr.WriteSettingsAck() != nil || fr.WriteGoAway(0, code, []byte(debug)) != nil {
+					return
+				}
+				// Drain until the client closes, so its own shutdown
+				// GOAWAY is read rather than answered with RST.
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	return rs
+}
+
+func (rs *rawServer) close() {
+	_ = rs.lis.Close()
+	rs.wg.Wait()
+}
+
+func TestScenarioTooManyPingsClient(t *testing.T) {
+	t.Parallel()
+	s := start(t, setup{}) // a real server only for the invariants' bookkeeping
+	rs := newRawServer(t, http2.ErrCodeEnhanceYourCalm, "too_many_pings")
+	s.target = rs.lis.Addr().String()
+	cc := s.dial(t, nil, true)
+	cc.Connect()
+	s.client.waitClose(t, "too_many_pings", "peer")
+	if n := s.client.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("received"),
+		semconv.GoAwayCode.String("ENHANCE_YOUR_CALM"), semconv.GoAwayReason.String("too_many_pings")); n == 0 {
+		t.Errorf("client GOAWAY count:\n%s", s.client.m.Dump(t, semconv.MetricGoAways))
+	}
+	_ = cc.Close()
+	rs.close()
+}
+
