@@ -153,5 +153,3 @@ func call(t *testing.T, cc *grpc.ClientConn) {
 		t.Fatalf("EmptyCall: %v", err)
 	}
 }
-
-

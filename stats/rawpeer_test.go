@@ -148,4 +148,3 @@ func TestScenarioTooManyPingsClient(t *testing.T) {
 	_ = cc.Close()
 	rs.close()
 }
-

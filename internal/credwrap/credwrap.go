@@ -90,7 +90,9 @@ func (b *bundle) TransportCredentials() credentials.TransportCredentials {
 	return Wrap(tc, b.reg)
 }
 
-func (b *bundle) PerRPCCredentials() credentials.PerRPCCredentials { return b.inner.PerRPCCredentials() }
+func (b *bundle) PerRPCCredentials() credentials.PerRPCCredentials {
+	return b.inner.PerRPCCredentials()
+}
 
 func (b *bundle) NewWithMode(mode string) (credentials.Bundle, error) {
 	nb, err := b.inner.NewWithMode(mode)
