@@ -51,7 +51,8 @@ func (e *end) waitClose(t *testing.T, reason, initiator string) {
 		if e.closes(t, semconv.CloseReason.String(reason), semconv.CloseInitiator.String(initiator)) > 0 {
 			return ""
 		}
-		return fmt.Sprintf("%s: no close with reason=%s initiator=%s\n%s", e.name, reason, initiator, e.m.Dump(t, semconv.MetricCloses))
+		return fmt.Sprintf("%s: no close with reason=%s initiator=%s\n%s\n%s\n%s", e.name, reason, initiator,
+			e.m.Dump(t, semconv.MetricCloses), e.m.Dump(t, semconv.MetricGoAways), e.m.Dump(t, semconv.MetricPings))
 	})
 }
 

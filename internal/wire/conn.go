@@ -50,16 +50,19 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// Write writes to the wrapped conn and observes what was written: only the
-// bytes that were actually written, so a frame the peer never got is never
-// reported as sent.
+// Write observes b and then writes it to the wrapped conn. Observing first
+// keeps cause before effect: on loopback a peer can receive a GOAWAY, react
+// and close, and that reaction can reach Read before the Write that carried
+// the GOAWAY returns. A frame is therefore recorded when this side commits
+// to sending it; if the write then fails, the connection ends with that
+// error, which is recorded too.
 func (c *Conn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if n > 0 {
+	if len(b) > 0 {
 		c.wmu.Lock()
-		c.wr.feed(b[:n], c.sink)
+		c.wr.feed(b, c.sink)
 		c.wmu.Unlock()
 	}
+	n, err := c.Conn.Write(b)
 	if err != nil {
 		c.end(End{Kind: classifyError(err), Dir: Sent, Err: err})
 	}
