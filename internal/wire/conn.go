@@ -64,6 +64,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(b)
 	if err != nil {
+		// Bytes past n were parsed but not sent; a caller that retries
+		// them would have them parsed twice. Stop parsing this direction:
+		// the connection is ending, and a guess is worse than silence.
+		c.wmu.Lock()
+		c.wr.inert = true
+		c.wmu.Unlock()
 		c.end(End{Kind: classifyError(err), Dir: Sent, Err: err})
 	}
 	return n, err
