@@ -138,5 +138,3 @@ func (k hooks) GoAway(_ *conntrack.Journal, g conntrack.GoAway) {
 		semconv.GoAwayReason.String(g.Reason.String()),
 	)))
 }
-
-func (k hooks) KeepaliveTimeout(*conntrack.Journal) {}

@@ -29,7 +29,6 @@ type instruments struct {
 	goAways     metric.Int64Counter
 	pings       metric.Int64Counter
 	rtt         metric.Float64Histogram
-	failures    metric.Int64Counter
 
 	side     attribute.KeyValue
 	sideOnly metric.MeasurementOption
@@ -67,10 +66,6 @@ func newInstruments(mp metric.MeterProvider, side string) *instruments {
 		metric.WithUnit("s"),
 		metric.WithDescription("Round-trip time of keepalive PINGs this side sent."),
 		metric.WithExplicitBucketBoundaries(rttBuckets...))
-	report(e)
-	in.failures, e = m.Int64Counter(semconv.MetricTransportFailures,
-		metric.WithUnit("{call}"),
-		metric.WithDescription("RPCs that failed because their transport ended or drained, by cause."))
 	report(e)
 	if err := errors.Join(errs...); err != nil {
 		// The API returns usable no-op instruments alongside an error;

@@ -47,7 +47,6 @@ type Closing struct {
 	Valid           bool
 	Seq             uint64
 	Kind            wire.EndKind
-	At              time.Time
 	PingOutstanding bool // a keepalive PING of this side was unanswered
 }
 

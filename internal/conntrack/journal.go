@@ -20,9 +20,6 @@ type Hooks interface {
 	// GoAway is called once per GOAWAY event: the repeated frames of one
 	// graceful drain (same code and debug data) are one event.
 	GoAway(j *Journal, g GoAway)
-	// KeepaliveTimeout is called when the connection ends while a keepalive
-	// PING this side sent is still unanswered.
-	KeepaliveTimeout(j *Journal)
 }
 
 // GoAway is one GOAWAY event.
@@ -31,19 +28,17 @@ type GoAway struct {
 	Code         uint32
 	Reason       GoAwayReason
 	LastStreamID uint32
-	At           time.Time
 	seq          uint64
 }
 
 // Journal is the record of one connection. It implements wire.Sink. All
 // methods are safe for concurrent use.
 type Journal struct {
-	side     Side
-	local    net.Addr
-	remote   net.Addr
-	openedAt time.Time
-	hooks    Hooks
-	reg      *Registry
+	side   Side
+	local  net.Addr
+	remote net.Addr
+	hooks  Hooks
+	reg    *Registry
 
 	mu   sync.Mutex
 	seq  uint64
@@ -63,18 +58,6 @@ type goAwayKey struct {
 	code   uint32
 	reason GoAwayReason
 }
-
-// Side returns the side this journal observes from.
-func (j *Journal) Side() Side { return j.side }
-
-// LocalAddr returns the connection's local address.
-func (j *Journal) LocalAddr() net.Addr { return j.local }
-
-// RemoteAddr returns the connection's remote address.
-func (j *Journal) RemoteAddr() net.Addr { return j.remote }
-
-// OpenedAt returns when the connection's handshake completed.
-func (j *Journal) OpenedAt() time.Time { return j.openedAt }
 
 // Ping implements wire.Sink.
 func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
@@ -114,7 +97,7 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 
 // GoAway implements wire.Sink.
 func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
-	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAwayDebug(debug), LastStreamID: lastStreamID, At: time.Now()}
+	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAwayDebug(debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
 	if j.lastGoAway[dir] == key {
@@ -132,7 +115,7 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 		if g.Reason == GoAwayClientShutdown {
 			// grpc-go's client writes this GOAWAY from Close, whatever
 			// made it close: it marks the local close, not a cause.
-			j.markClosingLocked(wire.EndLocalClose, g.At)
+			j.markClosingLocked(wire.EndLocalClose)
 		}
 	}
 	j.snap.GoAways++
@@ -158,12 +141,9 @@ func (j *Journal) End(e wire.End) {
 	j.snap.Ended = true
 	j.snap.EndKind = e.Kind
 	j.snap.EndedAt = time.Now()
-	timedOut := j.markClosingLocked(e.Kind, j.snap.EndedAt)
+	j.markClosingLocked(e.Kind)
 	claimed := j.claimed
 	j.mu.Unlock()
-	if timedOut && j.hooks != nil {
-		j.hooks.KeepaliveTimeout(j)
-	}
 	if !claimed && j.reg != nil {
 		// Nobody will ever ask for this journal (the transport failed
 		// before grpc-go tagged it): free it now.
@@ -172,15 +152,13 @@ func (j *Journal) End(e wire.End) {
 }
 
 // markClosingLocked records the first sign that the connection is ending and
-// whether a keepalive PING of this side was unanswered at that moment. It
-// reports whether this call is the one that found the PING unanswered.
-func (j *Journal) markClosingLocked(kind wire.EndKind, at time.Time) bool {
+// whether a keepalive PING of this side was unanswered at that moment.
+func (j *Journal) markClosingLocked(kind wire.EndKind) {
 	if j.snap.Closing.Valid {
-		return false
+		return
 	}
 	j.seq++
-	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, At: at, PingOutstanding: j.pingOutstanding}
-	return j.pingOutstanding && keepaliveKind(kind)
+	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding}
 }
 
 // Snapshot returns a copy of the journal's current state.

@@ -3,7 +3,6 @@ package conntrack
 import (
 	"net"
 	"sync"
-	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
@@ -39,19 +38,15 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 	return &Registry{side: side, hooks: hooks, m: make(map[addrKey]*Journal)}
 }
 
-// Side returns the side the registry's journals observe from.
-func (r *Registry) Side() Side { return r.side }
-
 // Observe opens a journal for c and returns c wrapped by the frame observer.
 // Call it with the conn a handshake returned.
 func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
 	j := &Journal{
-		side:     r.side,
-		local:    c.LocalAddr(),
-		remote:   c.RemoteAddr(),
-		openedAt: time.Now(),
-		hooks:    r.hooks,
-		reg:      r,
+		side:   r.side,
+		local:  c.LocalAddr(),
+		remote: c.RemoteAddr(),
+		hooks:  r.hooks,
+		reg:    r,
 	}
 	r.mu.Lock()
 	r.m[keyOf(j.local, j.remote)] = j

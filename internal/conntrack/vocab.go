@@ -61,16 +61,6 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
-// IsError reports whether a connection ending for this reason is a fault
-// worth an Error status on its span, as opposed to routine lifecycle.
-func (r Reason) IsError() bool {
-	switch r {
-	case ReasonKeepaliveTimeout, ReasonTooManyPings, ReasonConnectionReset, ReasonIOError:
-		return true
-	}
-	return false
-}
-
 // Reasons lists every reason, for tests and documentation.
 func Reasons() []Reason {
 	rs := make([]Reason, len(reasonNames))

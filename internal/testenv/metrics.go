@@ -113,26 +113,6 @@ func (m *Metrics) Histogram(t testing.TB, name string, match ...attribute.KeyVal
 	return h
 }
 
-// Series returns how many distinct attribute sets the named instrument has.
-func (m *Metrics) Series(t testing.TB, name string) int {
-	t.Helper()
-	n := 0
-	for _, sm := range m.Collect(t).ScopeMetrics {
-		for _, mt := range sm.Metrics {
-			if mt.Name != name {
-				continue
-			}
-			switch d := mt.Data.(type) {
-			case metricdata.Sum[int64]:
-				n += len(d.DataPoints)
-			case metricdata.Histogram[float64]:
-				n += len(d.DataPoints)
-			}
-		}
-	}
-	return n
-}
-
 // Dump renders the int64 sum named name, for failure messages.
 func (m *Metrics) Dump(t testing.TB, name string) string {
 	t.Helper()
