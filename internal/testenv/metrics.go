@@ -40,23 +40,34 @@ type Point struct {
 	Value int64
 }
 
+// data returns the data of the instrument named name, or nil if it has
+// recorded nothing yet.
+func (m *Metrics) data(t testing.TB, name string) metricdata.Aggregation {
+	t.Helper()
+	for _, sm := range m.Collect(t).ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if mt.Name == name {
+				return mt.Data
+			}
+		}
+	}
+	return nil
+}
+
 // Points returns the data points of the int64 sum named name.
 func (m *Metrics) Points(t testing.TB, name string) []Point {
 	t.Helper()
-	var out []Point
-	for _, sm := range m.Collect(t).ScopeMetrics {
-		for _, mt := range sm.Metrics {
-			if mt.Name != name {
-				continue
-			}
-			sum, ok := mt.Data.(metricdata.Sum[int64])
-			if !ok {
-				t.Fatalf("%s is %T, not an int64 sum", name, mt.Data)
-			}
-			for _, dp := range sum.DataPoints {
-				out = append(out, Point{Attrs: dp.Attributes, Value: dp.Value})
-			}
-		}
+	d := m.data(t, name)
+	if d == nil {
+		return nil
+	}
+	sum, ok := d.(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s is %T, not an int64 sum", name, d)
+	}
+	out := make([]Point, 0, len(sum.DataPoints))
+	for _, dp := range sum.DataPoints {
+		out = append(out, Point{Attrs: dp.Attributes, Value: dp.Value})
 	}
 	return out
 }
@@ -85,30 +96,27 @@ type HistogramPoint struct {
 func (m *Metrics) Histogram(t testing.TB, name string, match ...attribute.KeyValue) HistogramPoint {
 	t.Helper()
 	var h HistogramPoint
-	for _, sm := range m.Collect(t).ScopeMetrics {
-		for _, mt := range sm.Metrics {
-			if mt.Name != name {
-				continue
-			}
-			hist, ok := mt.Data.(metricdata.Histogram[float64])
-			if !ok {
-				t.Fatalf("%s is %T, not a float64 histogram", name, mt.Data)
-			}
-			for _, dp := range hist.DataPoints {
-				if !hasAll(dp.Attributes, match) || dp.Count == 0 {
-					continue
-				}
-				mn, _ := dp.Min.Value()
-				mx, _ := dp.Max.Value()
-				if h.Count == 0 || mn < h.Min {
-					h.Min = mn
-				}
-				if h.Count == 0 || mx > h.Max {
-					h.Max = mx
-				}
-				h.Count += dp.Count
-			}
+	d := m.data(t, name)
+	if d == nil {
+		return h
+	}
+	hist, ok := d.(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("%s is %T, not a float64 histogram", name, d)
+	}
+	for _, dp := range hist.DataPoints {
+		if !hasAll(dp.Attributes, match) || dp.Count == 0 {
+			continue
 		}
+		mn, _ := dp.Min.Value()
+		mx, _ := dp.Max.Value()
+		if h.Count == 0 || mn < h.Min {
+			h.Min = mn
+		}
+		if h.Count == 0 || mx > h.Max {
+			h.Max = mx
+		}
+		h.Count += dp.Count
 	}
 	return h
 }
