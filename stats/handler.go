@@ -2,7 +2,6 @@ package stats
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/credwrap"
+	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
@@ -60,36 +60,22 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 	return credwrap.WrapBundle(b, h.reg)
 }
 
-// connState is the Handler's state for one transport, stored in the context
-// TagConn returns and, when the frame observer is installed, as the
-// journal's tag.
-type connState struct {
-	journal *conntrack.Journal // nil without wrapped credentials
-	begin   time.Time
-	active  atomic.Int64 // RPC attempts in flight on this transport
-}
-
-type connKey struct{}
-
-func connFromContext(ctx context.Context) *connState {
-	cs, _ := ctx.Value(connKey{}).(*connState)
-	return cs
-}
-
-// TagConn joins the transport to its journal by address pair.
+// TagConn joins the transport to its journal by address pair and stores
+// the transport's state in the returned context, from which a server's RPC
+// contexts derive.
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
-	cs := &connState{begin: time.Now()}
-	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(cs) {
-		cs.journal = j
+	c := &rpclink.Conn{Begin: time.Now()}
+	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
+		c.Journal = j
 	}
-	return context.WithValue(ctx, connKey{}, cs)
+	return rpclink.WithConn(ctx, c)
 }
 
 // HandleConn counts transport opens and, at ConnEnd, classifies and counts
 // the close and frees the journal.
 func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
-	cs := connFromContext(ctx)
-	if cs == nil {
+	c := rpclink.ConnFrom(ctx)
+	if c == nil {
 		return
 	}
 	switch s.(type) {
@@ -97,25 +83,24 @@ func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
 		h.in.connections.Add(ctx, 1, h.in.sideOnly)
 	case *grpcstats.ConnEnd:
 		h.in.connections.Add(ctx, -1, h.in.sideOnly)
-		h.recordClose(ctx, cs)
+		h.recordClose(ctx, c)
 	}
 }
 
-func (h *Handler) recordClose(ctx context.Context, cs *connState) {
-	var snap conntrack.Snapshot
-	if cs.journal != nil {
-		snap = cs.journal.Snapshot()
-		cs.journal.Release()
+func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
+	snap := c.Snapshot()
+	if c.Journal != nil {
+		c.Journal.Release()
 	}
 	reason, initiator := conntrack.Classify(snap)
 	r := semconv.CloseReason.String(reason.String())
 	h.in.closes.Add(ctx, 1, metric.WithAttributes(
 		h.in.side, r,
 		semconv.CloseInitiator.String(initiator.String()),
-		semconv.CloseActiveRPCs.Bool(cs.active.Load() > 0),
+		semconv.CloseActiveRPCs.Bool(c.Active() > 0),
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
-	h.in.lifetime.Record(ctx, time.Since(cs.begin).Seconds(), metric.WithAttributes(h.in.side, r))
+	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
 }
 
 // hooks records the journal's live events. It is a separate type so that

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/testenv"
 )
 
 // A raw HTTP/2 client pings a grpc-go server left at grpc's default
@@ -17,8 +18,8 @@ import (
 // third strike with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and closes.
 func TestScenarioTooManyPingsServer(t *testing.T) {
 	t.Parallel()
-	s := start(t, setup{})
-	c, err := net.Dial("tcp", s.target)
+	s := start(t, testenv.Setup{})
+	c, err := net.Dial("tcp", s.Target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,13 +62,13 @@ func TestScenarioTooManyPingsServer(t *testing.T) {
 	if goAway.ErrCode != http2.ErrCodeEnhanceYourCalm || string(goAway.DebugData()) != "too_many_pings" {
 		t.Fatalf("GOAWAY %v %q, want ENHANCE_YOUR_CALM too_many_pings", goAway.ErrCode, goAway.DebugData())
 	}
-	s.server.waitClose(t, "too_many_pings", "local")
-	if n := s.server.m.Sum(t, semconv.MetricPings, semconv.PingDirection.String("received")); n < 3 {
+	s.Server.WaitClose(t, "too_many_pings", "local")
+	if n := s.Server.M.Sum(t, semconv.MetricPings, semconv.PingDirection.String("received")); n < 3 {
 		t.Errorf("server counted %d received keepalive pings, want >= 3", n)
 	}
-	if n := s.server.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("sent"),
+	if n := s.Server.M.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("sent"),
 		semconv.GoAwayCode.String("ENHANCE_YOUR_CALM"), semconv.GoAwayReason.String("too_many_pings")); n != 1 {
-		t.Errorf("server GOAWAY count:\n%s", s.server.m.Dump(t, semconv.MetricGoAways))
+		t.Errorf("server GOAWAY count:\n%s", s.Server.M.Dump(t, semconv.MetricGoAways))
 	}
 }
 
@@ -135,15 +136,15 @@ func (rs *rawServer) close() {
 
 func TestScenarioTooManyPingsClient(t *testing.T) {
 	t.Parallel()
-	s := start(t, setup{}) // a real server only for the invariants' bookkeeping
+	s := start(t, testenv.Setup{}) // a real server only for the invariants' bookkeeping
 	rs := newRawServer(t, http2.ErrCodeEnhanceYourCalm, "too_many_pings")
-	s.target = rs.lis.Addr().String()
-	cc := s.dial(t, nil, true)
+	s.Target = rs.lis.Addr().String()
+	cc := s.Dial(t, nil, true)
 	cc.Connect()
-	s.client.waitClose(t, "too_many_pings", "peer")
-	if n := s.client.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("received"),
+	s.Client.WaitClose(t, "too_many_pings", "peer")
+	if n := s.Client.M.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("received"),
 		semconv.GoAwayCode.String("ENHANCE_YOUR_CALM"), semconv.GoAwayReason.String("too_many_pings")); n == 0 {
-		t.Errorf("client GOAWAY count:\n%s", s.client.m.Dump(t, semconv.MetricGoAways))
+		t.Errorf("client GOAWAY count:\n%s", s.Client.M.Dump(t, semconv.MetricGoAways))
 	}
 	_ = cc.Close()
 	rs.close()

@@ -2,57 +2,64 @@ package stats
 
 import (
 	"context"
-	"sync/atomic"
 
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 )
 
-// rpcState is the Handler's state for one RPC attempt.
-// Stream events of one attempt can arrive from the sending and the receiving
-// goroutine at once, hence the atomic.
-type rpcState struct {
-	conn atomic.Pointer[connState] // the transport the attempt ran on, once known
-}
+type attemptKey struct{}
 
-type rpcKey struct{}
-
-// TagRPC attaches the attempt's state. On a server the transport is already
-// known (the RPC context derives from the TagConn context); on a client it
-// is chosen later and joined at OutHeader.
+// TagRPC joins the attempt to its call. When a grpcpulse interceptor made
+// the call, the attempt is recorded in the call's state, so that the
+// interceptor can tell, when the call ends, which transport its last attempt
+// ran on.
+//
+// The Handler counts no RPC failures itself: an attempt that fails may be
+// retried transparently and succeed, which only the call's end can tell.
+// grpc.rpc.transport_failures is counted once per call, by the interceptors.
 func (h *Handler) TagRPC(ctx context.Context, _ *grpcstats.RPCTagInfo) context.Context {
-	return context.WithValue(ctx, rpcKey{}, &rpcState{})
+	a := &rpclink.Attempt{}
+	if call := rpclink.CallFrom(ctx); call != nil {
+		call.SetAttempt(a)
+	}
+	return context.WithValue(ctx, attemptKey{}, a)
 }
 
-// HandleRPC keeps each transport's count of attempts in flight, which
-// grpc.close.active_rpcs reports.
+// HandleRPC joins each attempt to its transport: on a server at Begin, from
+// the transport state its context derives from; on a client at OutHeader,
+// the first event after the transport is chosen, by address pair. It keeps
+// each transport's count of attempts in flight (grpc.close.active_rpcs) and
+// notes whether the peer's status arrived.
 func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
-	rs, _ := ctx.Value(rpcKey{}).(*rpcState)
-	if rs == nil {
+	a, _ := ctx.Value(attemptKey{}).(*rpclink.Attempt)
+	if a == nil {
 		return
 	}
 	switch ev := s.(type) {
 	case *grpcstats.Begin:
 		if h.side == conntrack.Server {
-			h.attach(rs, connFromContext(ctx))
+			h.attach(a, rpclink.ConnFrom(ctx))
 		}
 	case *grpcstats.OutHeader:
-		if ev.Client && rs.conn.Load() == nil {
+		if ev.Client && a.Conn() == nil {
 			if j := h.reg.Lookup(ev.LocalAddr, ev.RemoteAddr); j != nil {
-				cs, _ := j.Tag().(*connState)
-				h.attach(rs, cs)
+				c, _ := j.Tag().(*rpclink.Conn)
+				h.attach(a, c)
 			}
 		}
+	case *grpcstats.InTrailer:
+		a.SetTrailers()
 	case *grpcstats.End:
-		if cs := rs.conn.Load(); cs != nil {
-			cs.active.Add(-1)
+		if c := a.Conn(); c != nil {
+			c.AddActive(-1)
 		}
 	}
 }
 
-func (h *Handler) attach(rs *rpcState, cs *connState) {
-	if cs != nil && rs.conn.CompareAndSwap(nil, cs) {
-		cs.active.Add(1)
+func (h *Handler) attach(a *rpclink.Attempt, c *rpclink.Conn) {
+	if a.Attach(c) {
+		c.AddActive(1)
 	}
 }

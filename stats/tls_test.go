@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -57,7 +58,7 @@ func TestScenarioTLS(t *testing.T) {
 	t.Parallel()
 	serverCreds, clientCreds := selfSigned(t)
 	authInfo := make(chan credentials.AuthInfo, 1)
-	s := start(t, setup{serverCreds: serverCreds, serverOpts: []grpc.ServerOption{
+	s := start(t, testenv.Setup{ServerCreds: serverCreds, ServerOpts: []grpc.ServerOption{
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if p, ok := peer.FromContext(ctx); ok {
 				select {
@@ -68,19 +69,19 @@ func TestScenarioTLS(t *testing.T) {
 			return h(ctx, req)
 		}),
 	}})
-	wrapped := s.client.h.WrapCredentials(clientCreds)
+	wrapped := s.Client.H.WrapCredentials(clientCreds)
 	if got, want := wrapped.Info(), clientCreds.Info(); got != want {
 		t.Errorf("Info() = %+v, want %+v", got, want)
 	}
 	if got := wrapped.Clone().Info().SecurityProtocol; got != "tls" {
 		t.Errorf("Clone().Info().SecurityProtocol = %q, want tls", got)
 	}
-	cc := s.dial(t, clientCreds, true)
-	call(t, cc)
+	cc := s.Dial(t, clientCreds, true)
+	testenv.Call(t, cc)
 	if _, ok := (<-authInfo).(credentials.TLSInfo); !ok {
 		t.Fatal("peer.AuthInfo is not credentials.TLSInfo behind the wrapper")
 	}
 	_ = cc.Close()
-	s.client.waitClose(t, "client_shutdown", "local")
-	s.server.waitClose(t, "client_shutdown", "peer")
+	s.Client.WaitClose(t, "client_shutdown", "local")
+	s.Server.WaitClose(t, "client_shutdown", "peer")
 }

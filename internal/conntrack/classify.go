@@ -71,13 +71,22 @@ func Classify(s Snapshot) (Reason, Initiator) {
 	}
 	switch g, which := cause(s); which {
 	case causeGoAwaySent:
-		return g.Reason.closeReason(), InitiatorLocal
+		return g.Reason.CloseReason(), InitiatorLocal
 	case causeGoAwayReceived:
-		return g.Reason.closeReason(), InitiatorPeer
+		return g.Reason.CloseReason(), InitiatorPeer
 	case causeClosing:
 		return classifyClosing(s.Side, s.Closing)
 	}
 	return ReasonUnknown, InitiatorUnknown
+}
+
+// Ending reports whether the connection has shown a cause to end: a GOAWAY
+// (other than the client's own shutdown notice, which only marks a local
+// close) or a first sign of closing. An RPC that failed on a connection in
+// this state failed with it.
+func (s Snapshot) Ending() bool {
+	_, which := cause(s)
+	return which != causeNone
 }
 
 type causeKind uint8

@@ -145,8 +145,9 @@ func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 	return GoAwayOther
 }
 
-// closeReason is the connection-level reason a GOAWAY of this class stands for.
-func (g GoAwayReason) closeReason() Reason {
+// CloseReason is the connection-level reason a GOAWAY of this class stands
+// for.
+func (g GoAwayReason) CloseReason() Reason {
 	switch g {
 	case GoAwayTooManyPings:
 		return ReasonTooManyPings

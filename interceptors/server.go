@@ -1,0 +1,49 @@
+package interceptors
+
+import (
+	"context"
+
+	mw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"google.golang.org/grpc"
+
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+)
+
+// UnaryServerInterceptor returns an interceptor that counts the handlers
+// that fail because their transport ended (the client vanished behind a
+// blackhole, the connection was reset, the server cut it at
+// MaxConnectionAge + grace...), by the transport's close reason.
+//
+// Install it with the grpcpulse server stats handler and its wrapped
+// credentials (options.Server does all three): the handler's context leads
+// to the transport and the credentials let it see why the transport ended.
+// Without them nothing is counted: a cancelled handler context alone does
+// not say whether the transport ended.
+func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
+	// Unary interceptors only run for registered methods: grpc-go sends
+	// unknown methods to the UnknownServiceHandler, a stream handler.
+	return mw.UnaryServerInterceptor(newRecorder(conntrack.Server, opts))
+}
+
+// StreamServerInterceptor is UnaryServerInterceptor for streaming handlers,
+// including a grpc.UnknownServiceHandler, whose calls are counted with
+// rpc.method "_OTHER".
+func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
+	inner := mw.StreamServerInterceptor(newRecorder(conntrack.Server, opts))
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if srv == nil {
+			// grpc-go passes the service implementation, and nil for
+			// the UnknownServiceHandler: the method was chosen by the
+			// peer.
+			ss = &serverStream{ServerStream: ss, ctx: withUnregistered(ss.Context())}
+		}
+		return inner(srv, ss, info, handler)
+	}
+}
+
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *serverStream) Context() context.Context { return s.ctx }
