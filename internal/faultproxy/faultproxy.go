@@ -229,6 +229,7 @@ func (p *Proxy) connect(client *net.TCPConn) {
 		client: client,
 		server: sc.(*net.TCPConn),
 		done:   make(chan struct{}),
+		inject: make(chan struct{}, 1),
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -241,9 +242,9 @@ func (p *Proxy) connect(client *net.TCPConn) {
 	up := make(chan chunk, queueLen)
 	down := make(chan chunk, queueLen)
 	p.goroutine(func() { pr.read(pr.client, up) })
-	p.goroutine(func() { pr.write(pr.server, up) })
+	p.goroutine(func() { pr.write(pr.server, up, pr.inject) })
 	p.goroutine(func() { pr.read(pr.server, down) })
-	p.goroutine(func() { pr.write(pr.client, down) })
+	p.goroutine(func() { pr.write(pr.client, down, nil) })
 }
 
 // chunk is one read's worth of bytes, or (end != nil) the terminal condition
@@ -263,6 +264,12 @@ type pair struct {
 	done           chan struct{} // closed once both sockets are closed
 	once           sync.Once
 	halfClosed     atomic.Int32 // directions that finished with a clean EOF
+
+	// InjectPings: frames owed to the upstream, and the wake-up for its
+	// writer.
+	injectPending atomic.Int64
+	inject        chan struct{}
+	lostSync      atomic.Bool // client bytes were dropped: frame boundaries are unknown
 }
 
 // close closes both sockets exactly once; abort sets SO_LINGER 0 first so the
@@ -294,6 +301,9 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 		if n > 0 {
 			if pr.p.mode.Load() == modeBlackhole {
 				pr.p.dropped.Add(int64(n))
+				if src == pr.client {
+					pr.lostSync.Store(true)
+				}
 			} else {
 				c := chunk{data: append([]byte(nil), buf[:n]...), due: due}
 				select {
@@ -315,15 +325,27 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 
 // write delivers queued chunks to dst at their due time and then applies the
 // direction's terminal condition: half-close on EOF, RST on reset, full close
-// on any other error.
-func (pr *pair) write(dst *net.TCPConn, q <-chan chunk) {
+// on any other error. The upstream writer also takes InjectPings requests
+// (inject), which it serves at the next frame boundary.
+func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	frames := newFrameCursor()
 	for {
+		if inject != nil && frames.atBoundary() && !pr.lostSync.Load() {
+			if n := pr.injectPending.Swap(0); n > 0 {
+				if _, err := dst.Write(pingFrames(int(n))); err != nil {
+					pr.close(isReset(err))
+					return
+				}
+			}
+		}
 		var c chunk
 		select {
 		case c = <-q:
+		case <-inject:
+			continue
 		case <-pr.done:
 			return
 		}
@@ -340,11 +362,17 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk) {
 			// as soon as the proxy is blackholed.
 			if pr.p.mode.Load() == modeBlackhole {
 				pr.p.dropped.Add(int64(len(c.data)))
+				if inject != nil {
+					pr.lostSync.Store(true)
+				}
 				continue
 			}
 			if _, err := dst.Write(c.data); err != nil {
 				pr.close(isReset(err))
 				return
+			}
+			if inject != nil {
+				frames.advance(c.data)
 			}
 			continue
 		}

@@ -1,0 +1,110 @@
+package faultproxy
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+func TestFrameCursor(t *testing.T) {
+	var stream bytes.Buffer
+	stream.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&stream, nil)
+	_ = fr.WriteSettings()
+	_ = fr.WriteData(1, false, bytes.Repeat([]byte{7}, 16000))
+	_ = fr.WritePing(false, [8]byte{})
+	_ = fr.WriteData(3, true, nil)
+	b := stream.Bytes()
+	// Every offset at which the preface or a frame ends.
+	ends := map[int]bool{24: true}
+	for off := 24; off < len(b); {
+		off += 9 + (int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2]))
+		ends[off] = true
+	}
+	// Whatever the chunking, the cursor is at a boundary exactly at the
+	// ends of frames.
+	for _, chunk := range []int{1, 2, 5, 9, 17, 4096, len(b)} {
+		c := newFrameCursor()
+		for off := 0; off < len(b); {
+			n := min(chunk, len(b)-off)
+			c.advance(b[off : off+n])
+			off += n
+			if c.atBoundary() != ends[off] {
+				t.Fatalf("chunk %d: at offset %d atBoundary=%v, want %v", chunk, off, c.atBoundary(), ends[off])
+			}
+		}
+	}
+}
+
+// Pings injected while the client is in the middle of a frame arrive after
+// that frame, intact, and every frame the client wrote arrives unchanged.
+func TestInjectPings(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := newProxy(t, ln.Addr().String())
+
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	up, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_ = up.SetDeadline(time.Now().Add(ioTimeout))
+
+	// The client writes the preface and half of a DATA frame, then the
+	// test asks for pings, then the client finishes the frame.
+	var frame bytes.Buffer
+	_ = http2.NewFramer(&frame, nil).WriteData(1, false, []byte("0123456789"))
+	half := frame.Len() / 2
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(frame.Bytes()[:half]); err != nil {
+		t.Fatal(err)
+	}
+	preface := make([]byte, len(http2.ClientPreface))
+	if _, err := io.ReadFull(up, preface); err != nil {
+		t.Fatal(err)
+	}
+	// The first half has reached the upstream: the proxy's cursor is
+	// mid-frame when the injection is requested.
+	first := make([]byte, half)
+	if _, err := io.ReadFull(up, first); err != nil {
+		t.Fatal(err)
+	}
+	p.InjectPings(3)
+	if _, err := c.Write(frame.Bytes()[half:]); err != nil {
+		t.Fatal(err)
+	}
+
+	fr := http2.NewFramer(nil, io.MultiReader(bytes.NewReader(first), up))
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := f.(*http2.DataFrame); !ok || string(d.Data()) != "0123456789" {
+		t.Fatalf("first frame = %v, want the client's DATA frame", f)
+	}
+	for i := range 3 {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf, ok := f.(*http2.PingFrame)
+		if !ok || pf.IsAck() || pf.Data != InjectedPingData {
+			t.Fatalf("frame %d after DATA = %v, want an injected PING", i, f)
+		}
+	}
+}
