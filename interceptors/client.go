@@ -24,7 +24,7 @@ func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
 	inner := mw.UnaryClientInterceptor(newRecorder(conntrack.Client, opts))
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		call := &rpclink.Call{}
-		err := inner(rpclink.WithCall(ctx, call), method, req, reply, cc, invoker, opts...)
+		err := inner(clientContext(ctx, call, opts), method, req, reply, cc, invoker, opts...)
 		return withCause(call, err)
 	}
 }
@@ -35,7 +35,7 @@ func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 	inner := mw.StreamClientInterceptor(newRecorder(conntrack.Client, opts))
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		call := &rpclink.Call{}
-		s, err := inner(rpclink.WithCall(ctx, call), desc, cc, method, streamer, opts...)
+		s, err := inner(clientContext(ctx, call, opts), desc, cc, method, streamer, opts...)
 		if err != nil {
 			return nil, withCause(call, err)
 		}
@@ -55,6 +55,20 @@ func (s *clientStream) RecvMsg(m any) error {
 		err = withCause(s.call, err)
 	}
 	return err
+}
+
+// clientContext carries the call's state to the stats handler and the
+// reporter. A method that is not from generated code (no grpc.StaticMethod
+// call option, as with a proxy forwarding whatever its own clients ask for)
+// is recorded as _OTHER, as grpc-go's own OpenTelemetry plugin does.
+func clientContext(ctx context.Context, call *rpclink.Call, opts []grpc.CallOption) context.Context {
+	ctx = rpclink.WithCall(ctx, call)
+	for _, o := range opts {
+		if _, ok := o.(grpc.StaticMethodCallOption); ok {
+			return ctx
+		}
+	}
+	return withUnregistered(ctx)
 }
 
 func withCause(call *rpclink.Call, err error) error {

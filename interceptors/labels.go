@@ -20,8 +20,9 @@ func methodName(fullMethod string) string {
 
 type unregisteredKey struct{}
 
-// withUnregistered marks a server call as one to a method the server does
-// not register (grpc.UnknownServiceHandler).
+// withUnregistered marks a call whose method name must not become a label:
+// on a server, a method it does not register (grpc.UnknownServiceHandler);
+// on a client, one that does not come from generated code.
 func withUnregistered(ctx context.Context) context.Context {
 	return context.WithValue(ctx, unregisteredKey{}, true)
 }

@@ -91,10 +91,10 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 	)))
 }
 
-// method is the call's rpc.method value: on a server, _OTHER for a method
-// the server does not register.
+// method is the call's rpc.method value: _OTHER for a method the server
+// does not register or the client did not get from generated code.
 func (p *reporter) method() string {
-	if p.rec.side == conntrack.Server && isUnregistered(p.ctx) {
+	if isUnregistered(p.ctx) {
 		return otherMethod
 	}
 	return p.meta.Service + "/" + p.meta.Method

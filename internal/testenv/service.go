@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
 
@@ -16,7 +18,8 @@ import (
 // their own.
 //
 //   - UnaryCall answers after ResponseSize microseconds (0: at once); the
-//     interop message has no delay field, so the size field carries it.
+//     interop message has no delay field, so the size field carries it. It
+//     then fails with ResponseStatus, if set, as the interop server does.
 //   - StreamingOutputCall sends one response per ResponseParameters entry,
 //     each after its IntervalUs; a negative-size entry (Size < 0) means
 //     "then block until the client goes away", for RPCs that must outlive
@@ -48,6 +51,9 @@ func (s *Service) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+	if st := req.GetResponseStatus(); st != nil {
+		return nil, status.Error(codes.Code(st.GetCode()), st.GetMessage())
 	}
 	return &testgrpc.SimpleResponse{}, nil
 }
