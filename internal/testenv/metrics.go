@@ -140,3 +140,27 @@ func hasAll(set attribute.Set, match []attribute.KeyValue) bool {
 	}
 	return true
 }
+
+// Series returns the number of series (data points) of every instrument
+// that has recorded something, by instrument name.
+func (m *Metrics) Series(t testing.TB) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, sm := range m.Collect(t).ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			switch d := mt.Data.(type) {
+			case metricdata.Sum[int64]:
+				out[mt.Name] = len(d.DataPoints)
+			case metricdata.Sum[float64]:
+				out[mt.Name] = len(d.DataPoints)
+			case metricdata.Histogram[float64]:
+				out[mt.Name] = len(d.DataPoints)
+			case metricdata.Histogram[int64]:
+				out[mt.Name] = len(d.DataPoints)
+			default:
+				t.Fatalf("%s: unexpected aggregation %T", mt.Name, d)
+			}
+		}
+	}
+	return out
+}
