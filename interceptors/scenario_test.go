@@ -35,6 +35,34 @@ func start(t *testing.T, cfg testenv.Setup) *testenv.Scenario {
 	return s
 }
 
+// serverCauses makes the scenario's handlers report, when their context
+// ends, what Cause says about it.
+func serverCauses(s *testenv.Scenario) <-chan interceptors.Reason {
+	causes := make(chan interceptors.Reason, 16)
+	s.Svc.Ended = func(ctx context.Context, err error) {
+		r, ok := interceptors.Cause(ctx, err)
+		if !ok {
+			r = "(none)"
+		}
+		causes <- r
+	}
+	return causes
+}
+
+// checkServerCause asserts what Cause told the server's handler.
+func checkServerCause(t *testing.T, causes <-chan interceptors.Reason, want interceptors.Reason) {
+	t.Helper()
+	select {
+	case got := <-causes:
+		t.Logf("server handler: Cause = %s", got)
+		if got != want {
+			t.Errorf("Cause(handler context) = %q, want %q", got, want)
+		}
+	case <-time.After(testenv.Patience):
+		t.Fatal("handler did not end")
+	}
+}
+
 // blockingStream starts a server-streaming RPC whose handler blocks until its
 // context ends, and waits until the handler runs. recv returns the stream's
 // final error.
@@ -116,8 +144,10 @@ func TestMaxConnectionAgeCutsStream(t *testing.T) {
 	s := start(t, testenv.Setup{ServerOpts: []grpc.ServerOption{grpc.KeepaliveParams(keepalive.ServerParameters{
 		MaxConnectionAge: 500 * time.Millisecond, MaxConnectionAgeGrace: 500 * time.Millisecond,
 	})}})
+	causes := serverCauses(s)
 	recv := blockingStream(t, s, s.Dial(t, nil, true))
 	checkClientError(t, recv(), interceptors.ReasonMaxConnectionAge)
+	checkServerCause(t, causes, interceptors.ReasonMaxConnectionAge)
 	s.Client.WaitFailure(t, "max_connection_age", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "max_connection_age", streamMethod, "CANCELLED")
 }
@@ -132,8 +162,10 @@ func TestKeepaliveTimeoutFailsUnary(t *testing.T) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	}})
 	cc := s.Dial(t, nil, true, grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second}))
+	causes := serverCauses(s)
 	errc := blockingUnary(t, s, cc, 10*time.Minute)
 	s.Proxy.Blackhole()
+	checkServerCause(t, causes, interceptors.ReasonKeepaliveTimeout)
 	s.Server.WaitFailure(t, "keepalive_timeout", unaryMethod, "CANCELLED")
 	checkClientError(t, receive(t, errc), interceptors.ReasonKeepaliveTimeout)
 	s.Client.WaitFailure(t, "keepalive_timeout", unaryMethod, "UNAVAILABLE")

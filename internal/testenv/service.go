@@ -29,6 +29,17 @@ type Service struct {
 	testgrpc.UnimplementedTestServiceServer
 	// Started receives the method name when a handler starts, if non-nil.
 	Started chan string
+	// Ended, if non-nil, is called with the handler's context and error
+	// when a handler gives up because its context ended.
+	Ended func(ctx context.Context, err error)
+}
+
+func (s *Service) ended(ctx context.Context) error {
+	err := ctx.Err()
+	if s.Ended != nil {
+		s.Ended(ctx, err)
+	}
+	return err
 }
 
 func (s *Service) started(name string) {
@@ -49,7 +60,7 @@ func (s *Service) UnaryCall(ctx context.Context, req *testgrpc.SimpleRequest) (*
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, s.ended(ctx)
 		}
 	}
 	if st := req.GetResponseStatus(); st != nil {
@@ -64,12 +75,12 @@ func (s *Service) StreamingOutputCall(req *testgrpc.StreamingOutputCallRequest, 
 	for _, p := range req.GetResponseParameters() {
 		if p.GetSize() < 0 {
 			<-stream.Context().Done()
-			return stream.Context().Err()
+			return s.ended(stream.Context())
 		}
 		select {
 		case <-time.After(time.Duration(p.GetIntervalUs()) * time.Microsecond):
 		case <-stream.Context().Done():
-			return stream.Context().Err()
+			return s.ended(stream.Context())
 		}
 		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{}); err != nil {
 			return err
