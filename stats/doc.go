@@ -30,4 +30,12 @@
 //
 // Every attribute value comes from a fixed set; nothing a peer sends becomes
 // a label.
+//
+// The Handler also joins each RPC attempt to the transport it runs on (on a
+// server through the context, on a client by the address pair of the
+// attempt's header events), which grpc.close.active_rpcs reports and the
+// interceptors of package interceptors read. It counts no RPC failures
+// itself: an attempt that fails may be retried transparently and succeed,
+// which only the call's end can tell, so grpc.rpc.transport_failures is
+// counted once per call, by the interceptors.
 package stats

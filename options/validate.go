@@ -1,0 +1,513 @@
+package options
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/keepalive"
+)
+
+// Severity says how much a Finding matters.
+type Severity int
+
+const (
+	// Warning marks a setting that works but costs something or leaves a risk
+	// open: slower detection of dead connections, flows that a middlebox may
+	// drop, a value grpc-go silently changes, too little safety margin.
+	Warning Severity = iota + 1
+	// Error marks a setting that will break connections or RPCs in normal
+	// operation (too_many_pings, RPCs cut at MaxConnectionAgeGrace), or that is
+	// invalid (negative durations).
+	Error
+)
+
+// String returns "warning" or "error".
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return "Severity(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Finding is one problem Validate found in a keepalive configuration.
+//
+// Finding implements error, so the result of Err can be searched with
+// errors.As.
+type Finding struct {
+	Severity Severity
+	// Field names the setting to change, as "Struct.Field":
+	// "ClientParameters.Time", "ServerParameters.MaxConnectionAgeGrace",
+	// "EnforcementPolicy.MinTime", "ServerPolicy.LongestRPC".
+	Field string
+	// Message says what goes wrong, with the values involved, and what to set
+	// the field to instead.
+	Message string
+}
+
+// String formats the finding as "severity: Field: message".
+func (f Finding) String() string {
+	return f.Severity.String() + ": " + f.Field + ": " + f.Message
+}
+
+// Error returns f.String().
+func (f Finding) Error() string { return f.String() }
+
+// Err returns nil if findings hold no Error-severity finding, and otherwise
+// the Error-severity findings joined with errors.Join (warnings are left
+// out). It lets code that applies a keepalive policy refuse one that would
+// break connections while still accepting one that merely has warnings.
+func Err(findings []Finding) error {
+	var errs []error
+	for _, f := range findings {
+		if f.Severity == Error {
+			errs = append(errs, f)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Thresholds of the checks.
+const (
+	// minTCPUserTimeout is the Timeout below which Validate warns. grpc-go
+	// sets the socket's TCP_USER_TIMEOUT to Timeout, so data left
+	// unacknowledged that long aborts the connection; Linux's retransmission
+	// timeout is at least 200 ms and doubles at every retry, so below about
+	// 5 s a few retransmissions of one lost segment kill a healthy connection.
+	minTCPUserTimeout = 5 * time.Second
+	// shortestIdleTimeout is the shortest common middlebox idle timeout
+	// (Azure Load Balancer's default). A flow with no packet for that long
+	// may be forgotten.
+	shortestIdleTimeout = azureLBIdleTimeout
+)
+
+// Validate checks a client keepalive configuration against the policy of the
+// server it talks to, and each of them alone (it includes ValidateClient(c)
+// and ValidateServer(s)). The most important cross check is whether the
+// server's enforcement will close the client's connections with GOAWAY
+// ENHANCE_YOUR_CALM "too_many_pings". To check a client against a server you
+// do not control, pass GRPCDefaultServerPolicy() (or ServerPolicy{}, which
+// means the same) unless you know the server's settings.
+//
+// c is what the client passes to grpc.WithKeepaliveParams, and s what the
+// server passes to grpc.KeepaliveParams and grpc.KeepaliveEnforcementPolicy.
+// Values are normalised exactly as grpc-go (v1.85) normalises them before
+// they are compared: ClientParameters.Time below 10 s (zero included) becomes
+// 10 s, zero Timeouts become 20 s, a positive ServerParameters.Time below 1 s
+// becomes 1 s, zero ServerParameters.Time becomes 2 h, zero
+// EnforcementPolicy.MinTime becomes 5 min, and zero MaxConnection* fields mean
+// Infinity. To describe a client that does not pass grpc.WithKeepaliveParams
+// at all, use GRPCDefaultClientParameters (Time: Infinity).
+//
+// Findings come Errors first, then Warnings, each group in a fixed order.
+// Validate compares configurations; it does not see traffic. The facts about
+// grpc-go it relies on: the server answers every ping; it counts a strike
+// for a ping that arrives sooner than MinTime after the previous one (or,
+// with no RPC in flight and PermitWithoutStream false, sooner than 2 h);
+// any headers or data the server writes reset the strikes, so pings only
+// accumulate strikes while the server writes nothing; and the third strike
+// ends the connection.
+func Validate(c keepalive.ClientParameters, s ServerPolicy) []Finding {
+	var fs []Finding
+	fs = append(fs, clientFindings(c)...)
+	fs = append(fs, serverFindings(s)...)
+	fs = append(fs, pairFindings(c, s)...)
+	return sortFindings(fs)
+}
+
+// ValidateClient checks a client keepalive configuration alone: values
+// grpc-go rejects, changes or misreads, and a Timeout that aborts healthy
+// connections. See Validate for how zero values are read.
+func ValidateClient(c keepalive.ClientParameters) []Finding {
+	return sortFindings(clientFindings(c))
+}
+
+// ValidateServer checks a server keepalive policy alone: invalid values, a
+// Timeout that aborts healthy connections, idle flows a middlebox may drop,
+// and a MaxConnectionAgeGrace that cuts RPCs (this needs p.LongestRPC). See
+// Validate for how zero values are read.
+func ValidateServer(p ServerPolicy) []Finding {
+	return sortFindings(serverFindings(p))
+}
+
+// sortFindings puts Errors before Warnings and keeps the order within each.
+func sortFindings(fs []Finding) []Finding {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
+	return fs
+}
+
+// clientEffective is a ClientParameters as grpc-go's transport uses it.
+type clientEffective struct {
+	time, timeout time.Duration
+	permit        bool
+}
+
+// enabled reports whether the client sends keepalive pings at all.
+func (c clientEffective) enabled() bool { return c.time != Infinity }
+
+// effectiveClient applies grpc.WithKeepaliveParams (Time raised to 10 s) and
+// newHTTP2Client (zero Timeout becomes 20 s).
+func effectiveClient(c keepalive.ClientParameters) clientEffective {
+	e := clientEffective{time: c.Time, timeout: c.Timeout, permit: c.PermitWithoutStream}
+	if e.time < grpcClientMinTime {
+		e.time = grpcClientMinTime
+	}
+	if e.timeout == 0 {
+		e.timeout = grpcKeepaliveTimeout
+	}
+	return e
+}
+
+// effectiveServer applies grpc.KeepaliveParams (a positive Time raised to 1 s)
+// and newHTTP2Server (zero fields become grpc's defaults).
+func effectiveServer(p ServerPolicy) (keepalive.ServerParameters, keepalive.EnforcementPolicy) {
+	kp, kep := p.Parameters, p.Enforcement
+	if kp.Time > 0 && kp.Time < grpcServerMinTime {
+		kp.Time = grpcServerMinTime
+	}
+	if kp.MaxConnectionIdle == 0 {
+		kp.MaxConnectionIdle = Infinity
+	}
+	if kp.MaxConnectionAge == 0 {
+		kp.MaxConnectionAge = Infinity
+	}
+	if kp.MaxConnectionAgeGrace == 0 {
+		kp.MaxConnectionAgeGrace = Infinity
+	}
+	if kp.Time == 0 {
+		kp.Time = grpcServerKeepaliveTime
+	}
+	if kp.Timeout == 0 {
+		kp.Timeout = grpcKeepaliveTimeout
+	}
+	if kep.MinTime == 0 {
+		kep.MinTime = grpcEnforcementMinTime
+	}
+	return kp, kep
+}
+
+func clientFindings(c keepalive.ClientParameters) []Finding {
+	var fs []Finding
+	add := func(sev Severity, field, format string, args ...any) {
+		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	recommended := fmtDur(DefaultClientParameters().Time)
+	switch {
+	case c.Time < 0:
+		add(Error, "ClientParameters.Time",
+			"is negative (%s); grpc.WithKeepaliveParams raises it to 10s and turns keepalive pings on. "+
+				"Set it to %s (DefaultClientParameters), or to Infinity to disable keepalive.",
+			fmtDur(c.Time), recommended)
+	case c.Time == 0:
+		add(Warning, "ClientParameters.Time",
+			"is 0, which does not disable keepalive: grpc.WithKeepaliveParams raises it to 10s and pings after every 10s of silence. "+
+				"Set it explicitly, e.g. to %s (DefaultClientParameters), or to Infinity (or leave out grpc.WithKeepaliveParams) to disable keepalive.",
+			recommended)
+	case c.Time < grpcClientMinTime:
+		add(Warning, "ClientParameters.Time",
+			"is %s; grpc.WithKeepaliveParams raises anything below 10s to 10s. Set it to 10s or more so that the configuration says what runs.",
+			fmtDur(c.Time))
+	}
+	if c.Timeout < 0 {
+		add(Error, "ClientParameters.Timeout",
+			"is negative (%s): with keepalive on, grpc-go closes the connection as soon as a keepalive ping is not answered instantly, "+
+				"and the kernel rejects it as TCP_USER_TIMEOUT. Set it to 20s (grpc's default).",
+			fmtDur(c.Timeout))
+	}
+	e := effectiveClient(c)
+	if !e.enabled() || c.Timeout < 0 {
+		return fs
+	}
+	if e.timeout >= e.time {
+		add(Warning, "ClientParameters.Timeout",
+			"(%s) is not below Time (%s): a dead connection is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
+				"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
+			fmtDur(e.timeout), fmtDur(e.time), fmtDur(satAdd(e.time, e.timeout)), fmtDur(min(grpcKeepaliveTimeout, e.time/2)))
+	}
+	if e.timeout < minTCPUserTimeout {
+		add(Warning, "ClientParameters.Timeout",
+			"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
+				"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
+				"Set it to 5s or more; 20s is grpc's default.",
+			fmtDur(e.timeout), fmtDur(e.timeout))
+	}
+	if e.permit && e.time >= shortestIdleTimeout {
+		add(Warning, "ClientParameters.Time",
+			"is %s with PermitWithoutStream true: idle pings are meant to keep idle connections alive, but these come later than %s, "+
+				"which may drop the flow first. Set Time below %s (LossyNetworkClientParameters uses 30s; the server's EnforcementPolicy must allow it), "+
+				"or PermitWithoutStream to false.",
+			fmtDur(e.time), idleTimeoutsReachedBy(e.time), fmtDur(shortestIdleTimeout))
+	}
+	return fs
+}
+
+func serverFindings(p ServerPolicy) []Finding {
+	var fs []Finding
+	add := func(sev Severity, field, format string, args ...any) {
+		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	kp, kep := p.Parameters, p.Enforcement
+	negatives := [...]struct {
+		field  string
+		value  time.Duration
+		effect string
+		fix    string
+	}{
+		{"ServerParameters.MaxConnectionIdle", kp.MaxConnectionIdle,
+			"grpc-go drains every connection with GOAWAY \"max_idle\" as soon as it has no RPC in flight",
+			"3m (LoadBalancedServerPolicy), or Infinity to never close idle connections"},
+		{"ServerParameters.MaxConnectionAge", kp.MaxConnectionAge,
+			"grpc-go's +/-10% jitter calls rand.Int64N with a non-positive bound and the server panics on the first connection",
+			"10m (LoadBalancedServerPolicy), or Infinity to never age connections out"},
+		{"ServerParameters.MaxConnectionAgeGrace", kp.MaxConnectionAgeGrace,
+			"grpc-go closes a connection hard right after its max_age GOAWAY, failing every RPC in flight",
+			"2m (LoadBalancedServerPolicy), or Infinity"},
+		{"ServerParameters.Time", kp.Time,
+			"grpc-go's keepalive timer fires at once, forever: a busy loop per connection that pings after every read",
+			"2m (DefaultServerPolicy), or Infinity to disable server pings"},
+		{"ServerParameters.Timeout", kp.Timeout,
+			"grpc-go closes a connection as soon as a keepalive ping is not answered instantly, and the kernel rejects it as TCP_USER_TIMEOUT",
+			"20s (grpc's default)"},
+		{"EnforcementPolicy.MinTime", kep.MinTime,
+			"grpc-go never counts a ping as too early, so enforcement is off",
+			"5s (DefaultServerPolicy), or 0 for grpc's 5m"},
+		{"ServerPolicy.LongestRPC", p.LongestRPC,
+			"it cannot describe an RPC",
+			"the longest RPC the service serves, 0 if unknown, or Infinity"},
+	}
+	invalid := false
+	for _, n := range negatives {
+		if n.value < 0 {
+			invalid = true
+			add(Error, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
+		}
+	}
+	// getJitter draws from rand.Int64N(2*(age/10)), which panics for a zero
+	// bound, that is for any age below 10ns.
+	if kp.MaxConnectionAge > 0 && kp.MaxConnectionAge < 10*time.Nanosecond {
+		invalid = true
+		add(Error, "ServerParameters.MaxConnectionAge",
+			"is %s: grpc-go's +/-10%% jitter rounds to a zero bound for rand.Int64N below 10ns and the server panics on the first connection. "+
+				"Set it to 10m (LoadBalancedServerPolicy), or Infinity to never age connections out.",
+			fmtDur(kp.MaxConnectionAge))
+	}
+	if kp.Time > 0 && kp.Time < grpcServerMinTime {
+		add(Warning, "ServerParameters.Time",
+			"is %s; grpc.KeepaliveParams raises anything below 1s to 1s. Set it to 1s or more so that the configuration says what runs; 2m (DefaultServerPolicy) is usually right.",
+			fmtDur(kp.Time))
+	}
+	if invalid {
+		// The remaining checks compare values; negative ones only repeat the
+		// findings above.
+		return fs
+	}
+	ekp, _ := effectiveServer(p)
+	if ekp.Time != Infinity {
+		if ekp.Timeout >= ekp.Time {
+			add(Warning, "ServerParameters.Timeout",
+				"(%s) is not below Time (%s): a dead client is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
+					"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
+				fmtDur(ekp.Timeout), fmtDur(ekp.Time), fmtDur(satAdd(ekp.Time, ekp.Timeout)), fmtDur(min(grpcKeepaliveTimeout, ekp.Time/2)))
+		}
+		if ekp.Timeout < minTCPUserTimeout {
+			add(Warning, "ServerParameters.Timeout",
+				"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
+					"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
+					"Set it to 5s or more; 20s is grpc's default.",
+				fmtDur(ekp.Timeout), fmtDur(ekp.Timeout))
+		}
+	}
+	if ekp.Time >= shortestIdleTimeout {
+		idle := "connections without RPCs and quiet RPCs"
+		alt := fmt.Sprintf("; MaxConnectionIdle below %s would close idle connections gracefully first, but cannot protect quiet RPCs", fmtDur(shortestIdleTimeout))
+		if ekp.MaxConnectionIdle < shortestIdleTimeout {
+			idle = fmt.Sprintf("quiet RPCs (connections without RPCs are closed first by MaxConnectionIdle, %s)", fmtDur(ekp.MaxConnectionIdle))
+			alt = ""
+		}
+		add(Warning, "ServerParameters.Time",
+			"is %s, not below %s: such a middlebox may forget the flow of %s, and the connection is then dead without either side being told, "+
+				"unless TCP keepalive probes keep the flow alive (Go sends them every 15s by default). Set Time to 2m (DefaultServerPolicy) or 1m (LoadBalancedServerPolicy)%s.",
+			fmtDur(ekp.Time), idleTimeoutsReachedBy(ekp.Time), idle, alt)
+	}
+	if ekp.MaxConnectionAge != Infinity {
+		grace := ekp.MaxConnectionAgeGrace
+		switch {
+		case grace == Infinity && p.LongestRPC != Infinity:
+			add(Warning, "ServerParameters.MaxConnectionAgeGrace",
+				"is infinite while MaxConnectionAge is %s: after the max_age GOAWAY the old connection stays open until its last RPC ends, "+
+					"so a long-lived stream keeps it, and its backend, forever and never rebalances. Set it to how long ordinary RPCs may take to finish, "+
+					"e.g. 2m (LoadBalancedServerPolicy), and set ServerPolicy.LongestRPC so that Validate can check it.",
+				fmtDur(ekp.MaxConnectionAge))
+		case p.LongestRPC > grace:
+			add(Error, "ServerParameters.MaxConnectionAgeGrace",
+				"is %s but ServerPolicy.LongestRPC is %s: an RPC that starts just before the server drains the connection at MaxConnectionAge (%s, +/-10%%) "+
+					"is cut with Unavailable %s later. Set MaxConnectionAgeGrace to at least %s, or make clients resume such RPCs on a new connection and lower LongestRPC.",
+				fmtDur(grace), fmtDur(p.LongestRPC), fmtDur(ekp.MaxConnectionAge), fmtDur(grace), fmtDur(p.LongestRPC))
+		}
+	}
+	return fs
+}
+
+func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
+	var fs []Finding
+	add := func(sev Severity, field, format string, args ...any) {
+		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	e := effectiveClient(c)
+	_, kep := effectiveServer(s)
+	if !e.enabled() || kep.MinTime < 0 {
+		return fs
+	}
+	when := "a quiet stream or a slow unary call"
+	if e.permit && kep.PermitWithoutStream {
+		when += ", or a connection with no RPC"
+	}
+	const goaway = "the server sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" and closes the connection, failing the RPCs on it with Unavailable"
+	strikeEffect := fmt.Sprintf("at the third strike (grpc-go tolerates %d) %s", grpcMaxPingStrikes, goaway)
+
+	if e.time < kep.MinTime {
+		add(Error, "ClientParameters.Time",
+			"(%s) is below the server's EnforcementPolicy.MinTime (%s): whenever the server writes nothing for a while (%s), "+
+				"every ping sooner than MinTime after the previous one is a strike; %s. "+
+				"The client then doubles Time for new connections of that ClientConn%s, and every new process starts over. "+
+				"Set ClientParameters.Time to at least %s, or the server's EnforcementPolicy.MinTime to at most %s.",
+			fmtDur(e.time), fmtDur(kep.MinTime), when, strikeEffect, doublings(e.time, kep.MinTime),
+			fmtDur(ceilSecond(satAdd(kep.MinTime, pingMargin(kep.MinTime)))), fmtDur(maxMinTimeFor(e.time)))
+	} else if e.time < satAdd(kep.MinTime, pingMargin(kep.MinTime)) {
+		add(Warning, "ClientParameters.Time",
+			"(%s) clears the server's EnforcementPolicy.MinTime (%s) by less than %s (the larger of 1s and 10%%). A grpc-go client times each ping from its last read, "+
+				"so its pings arrive at least Time apart, but pings can arrive early: other clients fire a few milliseconds early (grpc/grpc#28830), and a server reader "+
+				"stalled by GC or CPU starvation stamps one ping late and the next one early; three such pings in a row with no server write between them "+
+				"close the connection with too_many_pings. Set ClientParameters.Time to at least %s, or the server's EnforcementPolicy.MinTime to at most %s.",
+			fmtDur(e.time), fmtDur(kep.MinTime), fmtDur(pingMargin(kep.MinTime)),
+			fmtDur(ceilSecond(satAdd(kep.MinTime, pingMargin(kep.MinTime)))), fmtDur(maxMinTimeFor(e.time)))
+	}
+
+	if e.permit && !kep.PermitWithoutStream {
+		switch {
+		case e.time < grpcIdlePingWindow:
+			add(Error, "ClientParameters.PermitWithoutStream",
+				"is true, so the client pings every %s even with no RPC in flight, but the server's EnforcementPolicy.PermitWithoutStream is false: "+
+					"with no RPC in flight the server counts any ping within 2h of the previous one as a strike, and about the fourth ping of an idle period "+
+					"(~%s idle) is the third: %s. Doubling Time does not help until it reaches 2h. Set ClientParameters.PermitWithoutStream to false, "+
+					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
+				fmtDur(e.time), fmtDur(satMul(e.time, grpcMaxPingStrikes+2)), goaway)
+		case e.time < satAdd(grpcIdlePingWindow, pingMargin(grpcIdlePingWindow)):
+			add(Warning, "ClientParameters.PermitWithoutStream",
+				"is true with Time %s, but the server's EnforcementPolicy.PermitWithoutStream is false, so idle pings must come at least 2h apart; "+
+					"%s leaves less than %s (10%%) of margin for pings that arrive early. Set ClientParameters.PermitWithoutStream to false, "+
+					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
+				fmtDur(e.time), fmtDur(e.time), fmtDur(pingMargin(grpcIdlePingWindow)))
+		}
+	}
+	return fs
+}
+
+// pingMargin is how far above a server's minimum ping interval a client's
+// Time must be: the larger of 1 s and 10%. Pings arrive early by a few
+// milliseconds in grpc/grpc#28830, and by a GC pause or a CPU-starved server
+// reader (which stamps one ping late and the next one early); 1 s covers the
+// former by orders of magnitude and 10% scales with long intervals, at the
+// cost of at most 10% fewer pings.
+func pingMargin(minInterval time.Duration) time.Duration {
+	return max(time.Second, minInterval/10)
+}
+
+// maxMinTimeFor is the largest whole-second MinTime that a client pinging
+// every t clears with pingMargin.
+func maxMinTimeFor(t time.Duration) time.Duration {
+	m := min(t-time.Second, t/11*10)
+	return max(0, m.Truncate(time.Second))
+}
+
+// doublings describes how many connections a client whose Time is below
+// minTime loses to too_many_pings before grpc-go's doubling of Time clears
+// minTime, as ", so this pair loses N connections (a → b → ...)".
+func doublings(t, minTime time.Duration) string {
+	if minTime == Infinity || t <= 0 {
+		return ", which never clears an infinite MinTime, so this pair can lose a connection on every quiet RPC"
+	}
+	steps := []string{fmtDur(t)}
+	for t < minTime && t <= Infinity/2 {
+		t *= 2
+		steps = append(steps, fmtDur(t))
+	}
+	n := len(steps) - 1
+	noun := "connections"
+	if n == 1 {
+		noun = "connection"
+	}
+	return fmt.Sprintf(", so this pair can lose %d %s (Time %s) before it settles", n, noun, strings.Join(steps, " -> "))
+}
+
+// idleTimeoutsReachedBy names the common middlebox idle timeouts not longer
+// than d, as "the idle timeout(s) of ...".
+func idleTimeoutsReachedBy(d time.Duration) string {
+	known := [...]struct {
+		name    string
+		timeout time.Duration
+	}{
+		{"Azure Load Balancer (default 4m)", azureLBIdleTimeout},
+		{"AWS NLB (350s)", awsNLBIdleTimeout},
+		{"Google Cloud's firewall connection tracking (10m)", gcpIdleTimeout},
+	}
+	var names []string
+	for _, k := range known {
+		if d >= k.timeout {
+			names = append(names, k.name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "the idle timeouts of common middleboxes"
+	case 1:
+		return "the idle timeout of " + names[0]
+	}
+	return "the idle timeouts of " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// satAdd adds two non-negative durations, saturating at Infinity.
+func satAdd(a, b time.Duration) time.Duration {
+	if a > Infinity-b {
+		return Infinity
+	}
+	return a + b
+}
+
+// satMul multiplies a non-negative duration by n > 0, saturating at Infinity.
+func satMul(d time.Duration, n int64) time.Duration {
+	if d > Infinity/time.Duration(n) {
+		return Infinity
+	}
+	return d * time.Duration(n)
+}
+
+// ceilSecond rounds d up to a whole second.
+func ceilSecond(d time.Duration) time.Duration {
+	if t := d.Truncate(time.Second); t != d && t <= Infinity-time.Second {
+		return t + time.Second
+	}
+	return d
+}
+
+// fmtDur formats d like time.Duration.String without trailing zero units
+// ("5m", "2h", "5m30s") and Infinity as "infinity".
+func fmtDur(d time.Duration) string {
+	if d == Infinity {
+		return "infinity"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
