@@ -2,11 +2,15 @@
 // failures, all on loopback, in a few seconds:
 //
 //  1. a server-streaming RPC cut by the server's MaxConnectionAge + grace;
-//  2. a client that pings faster than the server allows (too_many_pings);
+//  2. a client whose connection carries more PINGs than the server's
+//     enforcement policy allows (GOAWAY too_many_pings);
 //  3. a connection silently blackholed between client and server, detected
 //     by the server's keepalive.
 //
-// It then prints the OpenTelemetry metrics grpcpulse recorded.
+// Server and client are set up with grpcpulse's one-call bundles
+// (options.Server, options.Client). For each failure it prints what the
+// application got and the cause grpcpulse found, then every metric
+// grpcpulse recorded.
 //
 //	go run ./examples/quickstart
 package main
@@ -24,15 +28,14 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
-	"github.com/grpcpulse/grpcpulse/internal/testenv"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/options"
 )
 
 func main() {
@@ -42,162 +45,161 @@ func main() {
 	}
 }
 
-// telemetry is one MeterProvider per side, read on demand.
-type telemetry struct {
+// demo holds the telemetry pipeline shared by every scenario: one
+// MeterProvider, read on demand, for both sides (grpc.side tells them apart).
+type demo struct {
+	w      io.Writer
 	reader *sdkmetric.ManualReader
 	mp     *sdkmetric.MeterProvider
 }
 
-func newTelemetry() *telemetry {
-	r := sdkmetric.NewManualReader()
-	return &telemetry{reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))}
-}
-
 func run(w io.Writer) error {
-	tel := newTelemetry()
-	defer tel.mp.Shutdown(context.Background())
+	r := sdkmetric.NewManualReader()
+	d := &demo{w: w, reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))}
+	defer d.mp.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 
 	fmt.Fprintln(w, "grpcpulse quickstart: provoking three real connection failures on loopback")
-	if err := streamCutByMaxAge(ctx, w, tel); err != nil {
-		return fmt.Errorf("max age: %w", err)
+	for _, s := range []struct {
+		name string
+		f    func(context.Context) error
+	}{
+		{"max age", d.streamCutByMaxAge},
+		{"too many pings", d.tooManyPings},
+		{"blackhole", d.blackhole},
+	} {
+		if err := s.f(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
-	if err := tooManyPings(ctx, w, tel); err != nil {
-		return fmt.Errorf("too many pings: %w", err)
-	}
-	if err := blackhole(ctx, w, tel); err != nil {
-		return fmt.Errorf("blackhole: %w", err)
-	}
-	return report(w, tel)
+	return d.report()
 }
 
-// server starts an instrumented grpc.Server on 127.0.0.1:0.
-func server(tel *telemetry, opts ...grpc.ServerOption) (*grpc.Server, string, error) {
-	h := stats.NewServerHandler(stats.WithMeterProvider(tel.mp))
+// serve starts a health server set up by options.Server on 127.0.0.1:0.
+// The health service is the demo's service: its Watch is a server-streaming
+// RPC that stays open, like a subscription in a real application.
+func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
-	srv := grpc.NewServer(append([]grpc.ServerOption{
-		grpc.Creds(h.WrapCredentials(insecure.NewCredentials())),
-		grpc.StatsHandler(h),
-	}, opts...)...)
-	testgrpc.RegisterTestServiceServer(srv, &testenv.Service{})
-	go srv.Serve(lis)
-	return srv, lis.Addr().String(), nil
+	srv := grpc.NewServer(options.Server(append([]options.Option{options.WithMeterProvider(d.mp)}, opts...)...)...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	return srv.Stop, lis.Addr().String(), nil
 }
 
-// client dials target with an instrumented grpc.ClientConn.
-func client(tel *telemetry, target string) (*grpc.ClientConn, error) {
-	h := stats.NewClientHandler(stats.WithMeterProvider(tel.mp))
-	return grpc.NewClient(target,
-		grpc.WithTransportCredentials(h.WrapCredentials(insecure.NewCredentials())),
-		grpc.WithStatsHandler(h))
+// dial returns a client set up by options.Client.
+func (d *demo) dial(target string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp))...)
 }
 
-func streamCutByMaxAge(ctx context.Context, w io.Writer, tel *telemetry) error {
-	fmt.Fprintln(w, "\n1. A stream outlives the server's MaxConnectionAge (1s) + grace (1s)")
-	srv, addr, err := server(tel, grpc.KeepaliveParams(keepalive.ServerParameters{
-		MaxConnectionAge: time.Second, MaxConnectionAgeGrace: time.Second,
+// watchUntilCut opens a Watch stream and waits until it fails, then prints
+// what the application got and what interceptors.Cause says about it.
+func (d *demo) watchUntilCut(ctx context.Context, cc *grpc.ClientConn, opened func()) error {
+	stream, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return err
+	}
+	if _, err := stream.Recv(); err != nil { // the first status: the stream is open
+		return err
+	}
+	if opened != nil {
+		opened()
+	}
+	for err == nil {
+		_, err = stream.Recv()
+	}
+	cause, ok := interceptors.Cause(ctx, err)
+	fmt.Fprintf(d.w, "   the application got: %v\n", err)
+	fmt.Fprintf(d.w, "   interceptors.Cause:  %s (transport-caused: %v)\n", cause, ok)
+	return nil
+}
+
+func (d *demo) streamCutByMaxAge(ctx context.Context) error {
+	fmt.Fprintln(d.w, "\n1. A Watch stream outlives the server's MaxConnectionAge (1s) + grace (1s)")
+	stop, addr, err := d.serve(options.WithServerParameters(keepalive.ServerParameters{
+		Time: time.Minute, MaxConnectionAge: time.Second, MaxConnectionAgeGrace: time.Second,
 	}))
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	cc, err := client(tel, addr)
+	defer stop()
+	cc, err := d.dial(addr)
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
-	// One entry with a negative size: the server blocks until the stream ends.
-	stream, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
-		ResponseParameters: []*testgrpc.ResponseParameters{{Size: -1}},
-	})
-	if err != nil {
+	if err := d.watchUntilCut(ctx, cc, nil); err != nil {
 		return err
 	}
-	_, err = stream.Recv()
-	fmt.Fprintf(w, "   the application got: %v\n", err)
-	return waitForClose(ctx, tel, "max_connection_age")
+	return d.waitForClose(ctx, "max_connection_age")
 }
 
-func tooManyPings(ctx context.Context, w io.Writer, tel *telemetry) error {
-	fmt.Fprintln(w, "\n2. A client pings faster than grpc's default enforcement policy allows (MinTime 5m)")
-	srv, addr, err := server(tel)
+func (d *demo) tooManyPings(ctx context.Context) error {
+	fmt.Fprintln(d.w, "\n2. PINGs flood a connection that carries a Watch stream (the server allows one per 5s)")
+	stop, addr, err := d.serve()
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	// grpc-go's own client never pings more often than every 10s, so a raw
-	// HTTP/2 client plays the misconfigured peer.
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	fr := http2.NewFramer(c, c)
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		return err
-	}
-	if err := fr.WriteSettings(); err != nil {
-		return err
-	}
-	for i := 0; i < 5; i++ {
-		if err := fr.WritePing(false, [8]byte{}); err != nil {
-			break
-		}
-	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if ga, ok := f.(*http2.GoAwayFrame); ok {
-			fmt.Fprintf(w, "   the peer got: GOAWAY %v %q\n", ga.ErrCode, ga.DebugData())
-			break
-		}
-	}
-	return waitForClose(ctx, tel, "too_many_pings")
-}
-
-func blackhole(ctx context.Context, w io.Writer, tel *telemetry) error {
-	fmt.Fprintln(w, "\n3. A middlebox silently drops the flow; the server's keepalive (Time 1s, Timeout 1s) notices")
-	srv, addr, err := server(tel, grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Second, Timeout: time.Second}))
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
+	defer stop()
+	// grpc-go's own client never pings more often than every 10s, so the
+	// in-process proxy plays a misconfigured client and adds the PINGs.
 	proxy, err := faultproxy.New(addr)
 	if err != nil {
 		return err
 	}
 	defer proxy.Close()
-	cc, err := client(tel, proxy.Addr())
+	cc, err := d.dial(proxy.Addr())
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
-	if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(ctx, &testgrpc.Empty{}); err != nil {
+	if err := d.watchUntilCut(ctx, cc, func() { proxy.InjectPings(6) }); err != nil {
+		return err
+	}
+	return d.waitForClose(ctx, "too_many_pings")
+}
+
+func (d *demo) blackhole(ctx context.Context) error {
+	fmt.Fprintln(d.w, "\n3. A middlebox silently drops the flow; the server's keepalive (Time 1s, Timeout 1s) notices")
+	stop, addr, err := d.serve(options.WithServerParameters(keepalive.ServerParameters{Time: time.Second, Timeout: time.Second}))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	proxy, err := faultproxy.New(addr)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	cc, err := d.dial(proxy.Addr())
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		return err
 	}
 	proxy.Blackhole()
-	fmt.Fprintln(w, "   the proxy now discards every byte in both directions")
-	return waitForClose(ctx, tel, "keepalive_timeout")
+	fmt.Fprintln(d.w, "   the proxy now discards every byte in both directions")
+	return d.waitForClose(ctx, "keepalive_timeout")
 }
 
 // waitForClose polls the metrics until a close with reason is recorded.
-func waitForClose(ctx context.Context, tel *telemetry, reason string) error {
+func (d *demo) waitForClose(ctx context.Context, reason string) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		rm, err := collect(tel)
+		rm, err := d.collect()
 		if err != nil {
 			return err
 		}
 		for _, p := range sumPoints(rm, "grpc.transport.closes") {
 			if v, _ := p.Attributes.Value("grpc.close.reason"); v.AsString() == reason {
+				side, _ := p.Attributes.Value("grpc.side")
+				fmt.Fprintf(d.w, "   grpcpulse recorded: grpc.transport.closes on the %s, grpc.close.reason=%s\n", side.AsString(), reason)
 				return nil
 			}
 		}
@@ -209,9 +211,9 @@ func waitForClose(ctx context.Context, tel *telemetry, reason string) error {
 	}
 }
 
-func collect(tel *telemetry) (metricdata.ResourceMetrics, error) {
+func (d *demo) collect() (metricdata.ResourceMetrics, error) {
 	var rm metricdata.ResourceMetrics
-	err := tel.reader.Collect(context.Background(), &rm)
+	err := d.reader.Collect(context.Background(), &rm)
 	return rm, err
 }
 
@@ -228,22 +230,22 @@ func sumPoints(rm metricdata.ResourceMetrics, name string) []metricdata.DataPoin
 }
 
 // report prints every grpcpulse metric, one line per attribute set.
-func report(w io.Writer, tel *telemetry) error {
-	rm, err := collect(tel)
+func (d *demo) report() error {
+	rm, err := d.collect()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nMetrics recorded by grpcpulse:")
+	fmt.Fprintln(d.w, "\nMetrics recorded by grpcpulse:")
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			var lines []string
-			switch d := m.Data.(type) {
+			switch data := m.Data.(type) {
 			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
+				for _, p := range data.DataPoints {
 					lines = append(lines, fmt.Sprintf("    %-6d %s", p.Value, labels(p.Attributes)))
 				}
 			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
+				for _, p := range data.DataPoints {
 					lines = append(lines, fmt.Sprintf("    n=%-4d sum=%.3fs  %s", p.Count, p.Sum, labels(p.Attributes)))
 				}
 			}
@@ -251,7 +253,7 @@ func report(w io.Writer, tel *telemetry) error {
 				continue
 			}
 			sort.Strings(lines)
-			fmt.Fprintf(w, "  %s (%s)\n%s\n", m.Name, m.Unit, strings.Join(lines, "\n"))
+			fmt.Fprintf(d.w, "  %s (%s)\n%s\n", m.Name, m.Unit, strings.Join(lines, "\n"))
 		}
 	}
 	return nil

@@ -18,7 +18,9 @@ func TestQuickstart(t *testing.T) {
 		"grpc.close.reason=too_many_pings",
 		"grpc.close.reason=keepalive_timeout",
 		"code = Unavailable",
-		"GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\"",
+		"interceptors.Cause:  max_connection_age",
+		"interceptors.Cause:  too_many_pings",
+		"grpc.rpc.transport_failures",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
