@@ -2,6 +2,7 @@ package conntrack
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
@@ -19,17 +20,33 @@ type Registry struct {
 	m  map[addrKey]*Journal
 }
 
-type addrKey struct{ local, remote string }
+// addrKey identifies a connection by its address pair. TCP addresses, the
+// common case, are compared as netip.AddrPort values, which costs no
+// allocation on the per-RPC lookup; other address types by their strings.
+type addrKey struct {
+	local, remote endpoint
+}
+
+type endpoint struct {
+	ap  netip.AddrPort
+	str string
+}
+
+func endpointOf(a net.Addr) endpoint {
+	switch a := a.(type) {
+	case nil:
+		return endpoint{}
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		// An IPv4 address can arrive as 4 or 16 bytes; compare them alike.
+		return endpoint{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), str: a.Zone}
+	default:
+		return endpoint{str: a.Network() + "|" + a.String()}
+	}
+}
 
 func keyOf(local, remote net.Addr) addrKey {
-	k := addrKey{}
-	if local != nil {
-		k.local = local.String()
-	}
-	if remote != nil {
-		k.remote = remote.String()
-	}
-	return k
+	return addrKey{local: endpointOf(local), remote: endpointOf(remote)}
 }
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)

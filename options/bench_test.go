@@ -1,0 +1,83 @@
+package options_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/grpcpulse/grpcpulse/options"
+)
+
+// setups are the configurations compared side by side in one run: bare
+// grpc-go, and grpcpulse's bundles on both sides with a real SDK meter
+// provider.
+func setups() []struct {
+	name   string
+	server func() []grpc.ServerOption
+	client func() []grpc.DialOption
+} {
+	mp := func() *sdkmetric.MeterProvider {
+		return sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	}
+	return []struct {
+		name   string
+		server func() []grpc.ServerOption
+		client func() []grpc.DialOption
+	}{
+		{"bare", func() []grpc.ServerOption { return nil }, func() []grpc.DialOption {
+			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		}},
+		{"grpcpulse", func() []grpc.ServerOption {
+			return options.Server(options.WithMeterProvider(mp()))
+		}, func() []grpc.DialOption {
+			return options.Client(options.WithMeterProvider(mp()))
+		}},
+	}
+}
+
+// benchServer starts a health server with opts and returns a client.
+func benchServer(b *testing.B, sopts []grpc.ServerOption, copts []grpc.DialOption) *grpc.ClientConn {
+	b.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer(sopts...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	b.Cleanup(srv.Stop)
+	cc, err := grpc.NewClient(lis.Addr().String(), copts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// BenchmarkUnary measures one unary RPC over loopback, client and server
+// in one process.
+func BenchmarkUnary(b *testing.B) {
+	for _, s := range setups() {
+		b.Run(s.name, func(b *testing.B) {
+			c := healthpb.NewHealthClient(benchServer(b, s.server(), s.client()))
+			ctx := context.Background()
+			req := &healthpb.HealthCheckRequest{}
+			if _, err := c.Check(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Check(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
