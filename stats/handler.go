@@ -97,7 +97,7 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 	h.in.closes.Add(ctx, 1, metric.WithAttributes(
 		h.in.side, r,
 		semconv.CloseInitiator.String(initiator.String()),
-		semconv.CloseActiveRPCs.Bool(c.Active() > 0),
+		semconv.CloseActiveRPCs.Bool(c.ActiveAtEnd()),
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
 	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
@@ -113,6 +113,12 @@ func (k hooks) KeepalivePing(_ *conntrack.Journal, dir wire.Direction) {
 
 func (k hooks) KeepaliveRTT(_ *conntrack.Journal, rtt time.Duration) {
 	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideOnly)
+}
+
+func (k hooks) Closing(j *conntrack.Journal) {
+	if c, ok := j.Tag().(*rpclink.Conn); ok {
+		c.MarkClosing()
+	}
 }
 
 func (k hooks) GoAway(_ *conntrack.Journal, g conntrack.GoAway) {

@@ -20,6 +20,11 @@ type Hooks interface {
 	// GoAway is called once per GOAWAY event: the repeated frames of one
 	// graceful drain (same code and debug data) are one event.
 	GoAway(j *Journal, g GoAway)
+	// Closing is called once, at the first sign that the connection is
+	// ending (a local close, a failed read or write, the client's own
+	// shutdown GOAWAY), before grpc-go fails the RPCs on it: what is in
+	// flight then is what the end cut.
+	Closing(j *Journal)
 }
 
 // GoAway is one GOAWAY event.
@@ -110,12 +115,13 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	j.seq++
 	g.seq = j.seq
 	first := &j.snap.GoAwayReceived
+	closing := false
 	if dir == wire.Sent {
 		first = &j.snap.GoAwaySent
 		if g.Reason == GoAwayClientShutdown {
 			// grpc-go's client writes this GOAWAY from Close, whatever
 			// made it close: it marks the local close, not a cause.
-			j.markClosingLocked(wire.EndLocalClose)
+			closing = j.markClosingLocked(wire.EndLocalClose)
 		}
 	}
 	j.snap.GoAways++
@@ -124,6 +130,9 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	}
 	j.mu.Unlock()
 	if j.hooks != nil {
+		if closing {
+			j.hooks.Closing(j)
+		}
 		j.hooks.GoAway(j, g)
 	}
 }
@@ -141,9 +150,12 @@ func (j *Journal) End(e wire.End) {
 	j.snap.Ended = true
 	j.snap.EndKind = e.Kind
 	j.snap.EndedAt = time.Now()
-	j.markClosingLocked(e.Kind)
+	closing := j.markClosingLocked(e.Kind)
 	claimed := j.claimed
 	j.mu.Unlock()
+	if closing && j.hooks != nil {
+		j.hooks.Closing(j)
+	}
 	if !claimed && j.reg != nil {
 		// Nobody will ever ask for this journal (the transport failed
 		// before grpc-go tagged it): free it now.
@@ -152,13 +164,15 @@ func (j *Journal) End(e wire.End) {
 }
 
 // markClosingLocked records the first sign that the connection is ending and
-// whether a keepalive PING of this side was unanswered at that moment.
-func (j *Journal) markClosingLocked(kind wire.EndKind) {
+// whether a keepalive PING of this side was unanswered at that moment. It
+// reports whether this was the first sign.
+func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
 	if j.snap.Closing.Valid {
-		return
+		return false
 	}
 	j.seq++
 	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding}
+	return true
 }
 
 // Snapshot returns a copy of the journal's current state.

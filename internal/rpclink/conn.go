@@ -18,14 +18,29 @@ type Conn struct {
 	// Begin is when the transport was tagged.
 	Begin time.Time
 
-	active atomic.Int64 // RPC attempts in flight
+	active        atomic.Int64 // RPC attempts in flight
+	activeAtClose atomic.Int64 // active when the transport began to end, plus one; 0: not yet
 }
 
 // AddActive adds d to the number of attempts in flight on the transport.
 func (c *Conn) AddActive(d int64) { c.active.Add(d) }
 
-// Active returns the number of attempts in flight on the transport.
-func (c *Conn) Active() int64 { return c.active.Load() }
+// MarkClosing records the number of attempts in flight at the first sign
+// that the transport is ending. grpc-go fails those attempts afterwards,
+// and a server's handlers may return before the transport's ConnEnd, so
+// the count at ConnEnd would miss them.
+func (c *Conn) MarkClosing() {
+	c.activeAtClose.CompareAndSwap(0, c.active.Load()+1)
+}
+
+// ActiveAtEnd reports whether attempts were in flight when the transport
+// began to end (MarkClosing), or, if that moment was not observed, now.
+func (c *Conn) ActiveAtEnd() bool {
+	if n := c.activeAtClose.Load(); n > 0 {
+		return n > 1
+	}
+	return c.active.Load() > 0
+}
 
 // Snapshot returns the journal's state, or a zero Snapshot (Observed false)
 // without a journal.
