@@ -150,6 +150,15 @@ func TestMaxConnectionAgeCutsStream(t *testing.T) {
 	checkServerCause(t, causes, interceptors.ReasonMaxConnectionAge)
 	s.Client.WaitFailure(t, "max_connection_age", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "max_connection_age", streamMethod, "CANCELLED")
+	// The stream was in flight when each side's transport ended.
+	for _, e := range []*testenv.End{s.Server, s.Client} {
+		testenv.Eventually(t, func() string {
+			if e.Closes(t, semconv.CloseReason.String("max_connection_age"), semconv.CloseActiveRPCs.Bool(true)) == 1 {
+				return ""
+			}
+			return e.Name + ": no max_connection_age close with active RPCs\n" + e.M.Dump(t, semconv.MetricCloses)
+		})
+	}
 }
 
 // A unary RPC is in flight when the network silently drops the flow. The
