@@ -15,7 +15,8 @@ import (
 
 // Server returns the grpc.ServerOptions that install grpcpulse on a server:
 // the keepalive policy (DefaultServerPolicy unless overridden), the wrapped
-// credentials, the stats handlers (those of WithStatsHandler first) and the
+// credentials, the stats handlers (grpcpulse's, then those of
+// WithStatsHandler) and the
 // interceptors, which are chained after any the application adds.
 //
 //	srv := grpc.NewServer(options.Server(options.WithMeterProvider(mp))...)
@@ -35,11 +36,11 @@ func Server(opts ...Option) []grpc.ServerOption {
 		grpc.KeepaliveParams(policy.Parameters),
 		grpc.KeepaliveEnforcementPolicy(policy.Enforcement),
 	}
+	out = append(out, grpc.StatsHandler(h))
 	for _, sh := range c.statsHandlers {
 		out = append(out, grpc.StatsHandler(sh))
 	}
 	return append(out,
-		grpc.StatsHandler(h),
 		grpc.ChainUnaryInterceptor(interceptors.UnaryServerInterceptor(io)),
 		grpc.ChainStreamInterceptor(interceptors.StreamServerInterceptor(io)),
 	)
@@ -47,8 +48,8 @@ func Server(opts ...Option) []grpc.ServerOption {
 
 // Client returns the grpc.DialOptions that install grpcpulse on a client:
 // the keepalive parameters (DefaultClientParameters unless overridden), the
-// wrapped credentials, the stats handlers (those of WithStatsHandler first)
-// and the interceptors.
+// wrapped credentials, the stats handlers (grpcpulse's, then those of
+// WithStatsHandler) and the interceptors.
 //
 //	cc, err := grpc.NewClient(target, options.Client(options.WithMeterProvider(mp))...)
 //
@@ -66,11 +67,11 @@ func Client(opts ...Option) []grpc.DialOption {
 		grpc.WithTransportCredentials(h.WrapCredentials(c.credentials())),
 		grpc.WithKeepaliveParams(params),
 	}
+	out = append(out, grpc.WithStatsHandler(h))
 	for _, sh := range c.statsHandlers {
 		out = append(out, grpc.WithStatsHandler(sh))
 	}
 	return append(out,
-		grpc.WithStatsHandler(h),
 		grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(io)),
 		grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(io)),
 	)

@@ -81,9 +81,11 @@ func WithPeerServerPolicy(p ServerPolicy) Option {
 }
 
 // WithStatsHandler installs another stats.Handler, such as otelgrpc's,
-// before grpcpulse's own. grpc-go calls stats handlers in the order they
-// were installed, so grpcpulse then sees the RPC span the other handler
-// puts in each RPC's context.
+// after grpcpulse's own. grpc-go passes every handler the context all of
+// them tagged, so grpcpulse sees the RPC span otelgrpc starts; and it calls
+// them in the order they were installed, so grpcpulse annotates that span at
+// the RPC's end before otelgrpc ends it. Installed the other way round, the
+// annotation would come after the span ended and be lost.
 func WithStatsHandler(h grpcstats.Handler) Option {
 	return optionFunc(func(c *config) {
 		if h != nil {
