@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
@@ -32,65 +31,15 @@ func Cause(ctx context.Context, err error) (Reason, bool) {
 	}
 	if ctx != nil {
 		if c := rpclink.ConnFrom(ctx); c != nil && c.Journal != nil {
-			r, ok := serverCause(ctx, c, err)
+			r, ok := rpclink.ServerCause(ctx, c, err)
 			return reasonOf(r), ok
 		}
 	}
-	r, ok := textCause(err)
+	r, ok := rpclink.TextCause(err)
 	if !ok {
 		return "", false
 	}
 	return reasonOf(r), true
-}
-
-// clientCause decides whether a client call failed because of its transport
-// and why. The call's last attempt tells: if the server's status arrived,
-// the server decided the outcome; if the attempt's transport shows a
-// GOAWAY or a close, that is the cause. Without a journal for the attempt,
-// grpc-go's error text is the fallback.
-func clientCause(call *rpclink.Call, err error) (conntrack.Reason, bool) {
-	if status.Code(err) != codes.Unavailable {
-		// A transport that ends fails its RPCs with Unavailable; the
-		// application's own Close fails them with Canceled.
-		return conntrack.ReasonUnknown, false
-	}
-	if a := call.LastAttempt(); a != nil {
-		if a.Trailers() {
-			return conntrack.ReasonUnknown, false
-		}
-		if c := a.Conn(); c != nil && c.Journal != nil {
-			snap := c.Journal.Snapshot()
-			if !snap.Ending() {
-				return conntrack.ReasonUnknown, false
-			}
-			r, _ := conntrack.Classify(snap)
-			return r, true
-		}
-	}
-	return textCause(err)
-}
-
-// serverCause decides whether a server handler failed because of its
-// transport: its context was cancelled and the transport is closing. A
-// drain alone (GOAWAY sent) does not fail RPCs; the close that ends it does.
-func serverCause(ctx context.Context, c *rpclink.Conn, err error) (conntrack.Reason, bool) {
-	if err == nil || ctx.Err() == nil {
-		return conntrack.ReasonUnknown, false
-	}
-	snap := c.Snapshot()
-	if !snap.Closing.Valid {
-		return conntrack.ReasonUnknown, false
-	}
-	r, _ := conntrack.Classify(snap)
-	return r, true
-}
-
-func textCause(err error) (conntrack.Reason, bool) {
-	s, _ := status.FromError(err)
-	if s.Code() != codes.Unavailable {
-		return conntrack.ReasonUnknown, false
-	}
-	return conntrack.ClassifyErrorText(s.Message())
 }
 
 // transportError is a client RPC error with the cause the interceptor found.

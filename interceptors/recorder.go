@@ -74,11 +74,11 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		if p.call == nil {
 			return
 		}
-		if reason, ok = clientCause(p.call, err); ok {
+		if reason, ok = rpclink.ClientCause(p.call.LastAttempt(), err); ok {
 			p.call.SetCause(reason)
 		}
 	} else if c := rpclink.ConnFrom(p.ctx); c != nil {
-		reason, ok = serverCause(p.ctx, c, err)
+		reason, ok = rpclink.ServerCause(p.ctx, c, err)
 	}
 	if !ok {
 		return
