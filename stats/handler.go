@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/credentials"
 	grpcstats "google.golang.org/grpc/stats"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 // Handler is a grpc-go stats.Handler for one side (client or server). Use
@@ -21,9 +23,10 @@ import (
 // several of the same side) together with credentials from its
 // WrapCredentials.
 type Handler struct {
-	side conntrack.Side
-	reg  *conntrack.Registry
-	in   *instruments
+	side   conntrack.Side
+	reg    *conntrack.Registry
+	in     *instruments
+	tracer *tracing.Tracer // nil: no connection spans
 }
 
 // NewServerHandler returns a Handler for a grpc.Server
@@ -37,6 +40,9 @@ func NewClientHandler(opts ...Option) *Handler { return newHandler(conntrack.Cli
 func newHandler(side conntrack.Side, opts []Option) *Handler {
 	cfg := newConfig(opts)
 	h := &Handler{side: side, in: newInstruments(cfg.meterProvider, side.String())}
+	if cfg.connSpans {
+		h.tracer = tracing.NewTracer(cfg.tracerProvider, side.String())
+	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h
 }
@@ -65,6 +71,9 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 // contexts derive.
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
 	c := &rpclink.Conn{Begin: time.Now()}
+	if h.tracer != nil {
+		c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+	}
 	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
 		c.Journal = j
 	}
@@ -101,6 +110,13 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
 	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
+	c.Span.End(tracing.ConnEnd{
+		Reason:        reason.String(),
+		Initiator:     initiator.String(),
+		PingsSent:     snap.PingsSent,
+		PingsReceived: snap.PingsReceived,
+		RPCs:          c.RPCs(),
+	})
 }
 
 // hooks records the journal's live events. It is a separate type so that
@@ -121,11 +137,21 @@ func (k hooks) Closing(j *conntrack.Journal) {
 	}
 }
 
-func (k hooks) GoAway(_ *conntrack.Journal, g conntrack.GoAway) {
+func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
+	ev := tracing.GoAway{
+		Direction:    g.Dir.String(),
+		Code:         conntrack.GoAwayCodeName(g.Code),
+		Reason:       g.Reason.String(),
+		LastStreamID: g.LastStreamID,
+	}
 	k.h.in.goAways.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(
 		k.h.in.side,
-		semconv.GoAwayDirection.String(g.Dir.String()),
-		semconv.GoAwayCode.String(conntrack.GoAwayCodeName(g.Code)),
-		semconv.GoAwayReason.String(g.Reason.String()),
+		semconv.GoAwayDirection.String(ev.Direction),
+		semconv.GoAwayCode.String(ev.Code),
+		semconv.GoAwayReason.String(ev.Reason),
 	)))
+	if c, ok := j.Tag().(*rpclink.Conn); ok {
+		c.Span.GoAway(ev)
+		c.EachSpan(func(s trace.Span) { tracing.AnnotateGoAway(s, ev) })
+	}
 }

@@ -3,11 +3,14 @@ package stats
 import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // config is what the options set. Defaults are filled in by newConfig.
 type config struct {
-	meterProvider metric.MeterProvider
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
+	connSpans      bool
 }
 
 // Option configures a Handler.
@@ -30,8 +33,25 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
+// WithTracerProvider sets the TracerProvider of the transport spans. The
+// default is otel.GetTracerProvider(), read when the Handler is created.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp != nil {
+			c.tracerProvider = tp
+		}
+	})
+}
+
+// WithConnectionSpans turns the grpc.transport spans on (the default) or
+// off. RPC spans are annotated either way; without connection spans their
+// failures carry the close reason but no link.
+func WithConnectionSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.connSpans = on })
+}
+
 func newConfig(opts []Option) config {
-	c := config{meterProvider: otel.GetMeterProvider()}
+	c := config{meterProvider: otel.GetMeterProvider(), tracerProvider: otel.GetTracerProvider(), connSpans: true}
 	for _, o := range opts {
 		o.apply(&c)
 	}

@@ -3,10 +3,12 @@ package stats
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/trace"
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
+	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 type attemptKey struct{}
@@ -40,26 +42,60 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	switch ev := s.(type) {
 	case *grpcstats.Begin:
 		if h.side == conntrack.Server {
-			h.attach(a, rpclink.ConnFrom(ctx))
+			h.attach(ctx, a, rpclink.ConnFrom(ctx))
 		}
 	case *grpcstats.OutHeader:
 		if ev.Client && a.Conn() == nil {
 			if j := h.reg.Lookup(ev.LocalAddr, ev.RemoteAddr); j != nil {
 				c, _ := j.Tag().(*rpclink.Conn)
-				h.attach(a, c)
+				h.attach(ctx, a, c)
 			}
 		}
 	case *grpcstats.InTrailer:
 		a.SetTrailers()
 	case *grpcstats.End:
-		if c := a.Conn(); c != nil {
-			c.AddActive(-1)
+		c := a.Conn()
+		if c == nil {
+			return
+		}
+		c.AddActive(-1)
+		c.UntrackSpan(a)
+		if ev.Error != nil {
+			h.annotateFailure(ctx, a, c, ev.Error)
 		}
 	}
 }
 
-func (h *Handler) attach(a *rpclink.Attempt, c *rpclink.Conn) {
-	if a.Attach(c) {
-		c.AddActive(1)
+func (h *Handler) attach(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn) {
+	if !a.Attach(c) {
+		return
+	}
+	c.AddActive(1)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		c.TrackSpan(a, span)
+	}
+}
+
+// annotateFailure marks the span in the attempt's context (otelgrpc's or
+// the application's) when the attempt failed because its transport ended.
+// It runs at the attempt's End, which grpc-go delivers to grpcpulse's
+// handler before a stats handler installed after it (otelgrpc) ends its
+// span.
+func (h *Handler) annotateFailure(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn, err error) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	var (
+		reason conntrack.Reason
+		ok     bool
+	)
+	if h.side == conntrack.Client {
+		reason, ok = rpclink.ClientCause(a, err)
+	} else {
+		reason, ok = rpclink.ServerCause(ctx, c, err)
+	}
+	if ok {
+		tracing.AnnotateFailure(span, reason.String(), c.Span.SpanContext())
 	}
 }

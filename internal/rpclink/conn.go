@@ -2,10 +2,14 @@ package rpclink
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 // Conn is one transport as the RPC layer sees it. A stats handler creates it
@@ -17,13 +21,60 @@ type Conn struct {
 	Journal *conntrack.Journal
 	// Begin is when the transport was tagged.
 	Begin time.Time
+	// Span is the transport's span, nil when connection spans are off.
+	Span *tracing.ConnSpan
+
+	rpcs atomic.Int64 // RPC attempts carried in all
+
+	mu    sync.Mutex
+	spans map[*Attempt]trace.Span // recording spans of the attempts in flight
 
 	active        atomic.Int64 // RPC attempts in flight
 	activeAtClose atomic.Int64 // active when the transport began to end, plus one; 0: not yet
 }
 
 // AddActive adds d to the number of attempts in flight on the transport.
-func (c *Conn) AddActive(d int64) { c.active.Add(d) }
+func (c *Conn) AddActive(d int64) {
+	c.active.Add(d)
+	if d > 0 {
+		c.rpcs.Add(d)
+	}
+}
+
+// RPCs returns the number of attempts the transport carried.
+func (c *Conn) RPCs() int64 { return c.rpcs.Load() }
+
+// TrackSpan records the span of an attempt in flight on the transport, so
+// that transport events can be added to it.
+func (c *Conn) TrackSpan(a *Attempt, span trace.Span) {
+	c.mu.Lock()
+	if c.spans == nil {
+		c.spans = make(map[*Attempt]trace.Span)
+	}
+	c.spans[a] = span
+	c.mu.Unlock()
+}
+
+// UntrackSpan forgets the span of an attempt that ended.
+func (c *Conn) UntrackSpan(a *Attempt) {
+	c.mu.Lock()
+	delete(c.spans, a)
+	c.mu.Unlock()
+}
+
+// EachSpan calls f with the span of every attempt in flight. f runs without
+// the lock held, so it may take its time.
+func (c *Conn) EachSpan(f func(trace.Span)) {
+	c.mu.Lock()
+	spans := make([]trace.Span, 0, len(c.spans))
+	for _, s := range c.spans {
+		spans = append(spans, s)
+	}
+	c.mu.Unlock()
+	for _, s := range spans {
+		f(s)
+	}
+}
 
 // MarkClosing records the number of attempts in flight at the first sign
 // that the transport is ending. grpc-go fails those attempts afterwards,
