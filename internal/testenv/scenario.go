@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -24,18 +26,35 @@ type End struct {
 	H       *stats.Handler
 	M       *Metrics
 	Counter *ConnCounter
+	// Spans records every span of this side's TracerProvider, TP.
+	Spans *tracetest.SpanRecorder
+	TP    *sdktrace.TracerProvider
 }
 
 func newEnd(t *testing.T, server bool) *End {
-	e := &End{M: NewMetrics(t), Counter: &ConnCounter{}}
+	e := &End{M: NewMetrics(t), Counter: &ConnCounter{}, Spans: tracetest.NewSpanRecorder()}
+	e.TP = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.Spans))
+	t.Cleanup(func() { _ = e.TP.Shutdown(context.Background()) })
+	opts := []stats.Option{stats.WithMeterProvider(e.M.Provider), stats.WithTracerProvider(e.TP)}
 	if server {
 		e.Name = "server"
-		e.H = stats.NewServerHandler(stats.WithMeterProvider(e.M.Provider))
+		e.H = stats.NewServerHandler(opts...)
 	} else {
 		e.Name = "client"
-		e.H = stats.NewClientHandler(stats.WithMeterProvider(e.M.Provider))
+		e.H = stats.NewClientHandler(opts...)
 	}
 	return e
+}
+
+// EndedSpans returns the ended spans named name.
+func (e *End) EndedSpans(name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range e.Spans.Ended() {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Closes sums grpc.transport.closes over the points that match.
