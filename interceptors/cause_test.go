@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 // The wrapped error is the original to everything that does not ask for
@@ -81,8 +82,8 @@ func TestCodeName(t *testing.T) {
 		codes.OK: "OK", codes.Canceled: "CANCELLED", codes.Unavailable: "UNAVAILABLE",
 		codes.Unauthenticated: "UNAUTHENTICATED", codes.Code(17): "UNKNOWN", codes.Code(1 << 30): "UNKNOWN",
 	} {
-		if got := codeName(c); got != want {
-			t.Errorf("codeName(%d) = %q, want %q", c, got, want)
+		if got := tracing.CodeName(c); got != want {
+			t.Errorf("CodeName(%d) = %q, want %q", c, got, want)
 		}
 	}
 }

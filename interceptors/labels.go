@@ -3,8 +3,6 @@ package interceptors
 import (
 	"context"
 	"strings"
-
-	"google.golang.org/grpc/codes"
 )
 
 // otherMethod is the rpc.method value for methods the server does not
@@ -29,36 +27,4 @@ func withUnregistered(ctx context.Context) context.Context {
 
 func isUnregistered(ctx context.Context) bool {
 	return ctx.Value(unregisteredKey{}) != nil
-}
-
-// codeNames are the rpc.response.status_code values: the status code names
-// of the gRPC specification. grpc-go's codes.Code.String spells them
-// differently ("Unavailable").
-var codeNames = [...]string{
-	codes.OK:                 "OK",
-	codes.Canceled:           "CANCELLED",
-	codes.Unknown:            "UNKNOWN",
-	codes.InvalidArgument:    "INVALID_ARGUMENT",
-	codes.DeadlineExceeded:   "DEADLINE_EXCEEDED",
-	codes.NotFound:           "NOT_FOUND",
-	codes.AlreadyExists:      "ALREADY_EXISTS",
-	codes.PermissionDenied:   "PERMISSION_DENIED",
-	codes.ResourceExhausted:  "RESOURCE_EXHAUSTED",
-	codes.FailedPrecondition: "FAILED_PRECONDITION",
-	codes.Aborted:            "ABORTED",
-	codes.OutOfRange:         "OUT_OF_RANGE",
-	codes.Unimplemented:      "UNIMPLEMENTED",
-	codes.Internal:           "INTERNAL",
-	codes.Unavailable:        "UNAVAILABLE",
-	codes.DataLoss:           "DATA_LOSS",
-	codes.Unauthenticated:    "UNAUTHENTICATED",
-}
-
-// codeName returns the status code name; a code outside the specification,
-// which a peer can send, is "UNKNOWN", as gRPC itself treats it.
-func codeName(c codes.Code) string {
-	if int(c) < len(codeNames) {
-		return codeNames[c]
-	}
-	return "UNKNOWN"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 // recorder is the go-grpc-middleware Reportable of one interceptor: it
@@ -87,7 +88,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		p.rec.sideAttr,
 		semconv.CloseReason.String(reason.String()),
 		semconv.RPCMethod.String(p.method()),
-		semconv.RPCStatusCode.String(codeName(statusCode(err))),
+		semconv.RPCStatusCode.String(tracing.CodeName(statusCode(err))),
 	)))
 }
 

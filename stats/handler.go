@@ -26,7 +26,8 @@ type Handler struct {
 	side   conntrack.Side
 	reg    *conntrack.Registry
 	in     *instruments
-	tracer *tracing.Tracer // nil: no connection spans
+	tracer *tracing.Tracer    // nil: no connection spans
+	rpcs   *tracing.RPCTracer // nil: no own RPC spans
 }
 
 // NewServerHandler returns a Handler for a grpc.Server
@@ -42,6 +43,9 @@ func newHandler(side conntrack.Side, opts []Option) *Handler {
 	h := &Handler{side: side, in: newInstruments(cfg.meterProvider, side.String())}
 	if cfg.connSpans {
 		h.tracer = tracing.NewTracer(cfg.tracerProvider, side.String())
+	}
+	if cfg.rpcSpans {
+		h.rpcs = tracing.NewRPCTracer(cfg.tracerProvider, cfg.propagator, side == conntrack.Server)
 	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h

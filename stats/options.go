@@ -3,6 +3,7 @@ package stats
 import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -11,6 +12,8 @@ type config struct {
 	meterProvider  metric.MeterProvider
 	tracerProvider trace.TracerProvider
 	connSpans      bool
+	rpcSpans       bool
+	propagator     propagation.TextMapPropagator
 }
 
 // Option configures a Handler.
@@ -50,8 +53,32 @@ func WithConnectionSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.connSpans = on })
 }
 
+// WithRPCSpans turns grpcpulse's own RPC spans on or off (the default).
+// Turn them on when no other instrumentation (otelgrpc) starts RPC spans:
+// they follow the same OpenTelemetry conventions and carry the trace
+// context in metadata, so client and server share one trace.
+func WithRPCSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.rpcSpans = on })
+}
+
+// WithPropagator sets how the own RPC spans carry the trace context in
+// metadata. The default is W3C Trace Context (traceparent, tracestate),
+// which otelgrpc and most tracing backends understand.
+func WithPropagator(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p != nil {
+			c.propagator = p
+		}
+	})
+}
+
 func newConfig(opts []Option) config {
-	c := config{meterProvider: otel.GetMeterProvider(), tracerProvider: otel.GetTracerProvider(), connSpans: true}
+	c := config{
+		meterProvider:  otel.GetMeterProvider(),
+		tracerProvider: otel.GetTracerProvider(),
+		connSpans:      true,
+		propagator:     propagation.TraceContext{},
+	}
 	for _, o := range opts {
 		o.apply(&c)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	grpcstats "google.golang.org/grpc/stats"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
@@ -21,7 +24,10 @@ type attemptKey struct{}
 // The Handler counts no RPC failures itself: an attempt that fails may be
 // retried transparently and succeed, which only the call's end can tell.
 // grpc.rpc.transport_failures is counted once per call, by the interceptors.
-func (h *Handler) TagRPC(ctx context.Context, _ *grpcstats.RPCTagInfo) context.Context {
+func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) context.Context {
+	if h.rpcs != nil {
+		ctx = h.rpcs.Start(ctx, info.FullMethodName)
+	}
 	a := &rpclink.Attempt{}
 	if call := rpclink.CallFrom(ctx); call != nil {
 		call.SetAttempt(a)
@@ -41,10 +47,17 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	}
 	switch ev := s.(type) {
 	case *grpcstats.Begin:
+		a.SetBegun()
 		if h.side == conntrack.Server {
 			h.attach(ctx, a, rpclink.ConnFrom(ctx))
+			if p, ok := peer.FromContext(ctx); ok && h.rpcs != nil {
+				h.rpcs.SetPeer(ctx, p.Addr)
+			}
 		}
 	case *grpcstats.OutHeader:
+		if ev.Client && h.rpcs != nil {
+			h.rpcs.SetPeer(ctx, ev.RemoteAddr)
+		}
 		if ev.Client && a.Conn() == nil {
 			if j := h.reg.Lookup(ev.LocalAddr, ev.RemoteAddr); j != nil {
 				c, _ := j.Tag().(*rpclink.Conn)
@@ -53,15 +66,22 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 		}
 	case *grpcstats.InTrailer:
 		a.SetTrailers()
-	case *grpcstats.End:
-		c := a.Conn()
-		if c == nil {
-			return
+	case *grpcstats.OutTrailer:
+		if !ev.Client && !a.Begun() && h.rpcs != nil {
+			// A method the server does not register: grpc-go writes
+			// Unimplemented and sends neither Begin nor End.
+			h.rpcs.End(ctx, status.Error(codes.Unimplemented, "unknown method"))
 		}
-		c.AddActive(-1)
-		c.UntrackSpan(a)
-		if ev.Error != nil {
-			h.annotateFailure(ctx, a, c, ev.Error)
+	case *grpcstats.End:
+		if c := a.Conn(); c != nil {
+			c.AddActive(-1)
+			c.UntrackSpan(a)
+			if ev.Error != nil {
+				h.annotateFailure(ctx, a, c, ev.Error)
+			}
+		}
+		if h.rpcs != nil {
+			h.rpcs.End(ctx, ev.Error)
 		}
 	}
 }

@@ -13,7 +13,15 @@ import (
 type Attempt struct {
 	conn     atomic.Pointer[Conn]
 	trailers atomic.Bool
+	begun    atomic.Bool
 }
+
+// SetBegun records the attempt's stats.Begin. A server sends none for a
+// method it does not register and answers Unimplemented at once.
+func (a *Attempt) SetBegun() { a.begun.Store(true) }
+
+// Begun reports whether SetBegun was called.
+func (a *Attempt) Begun() bool { return a.begun.Load() }
 
 // Attach records the transport the attempt runs on. It reports whether this
 // call attached it (the first one wins).

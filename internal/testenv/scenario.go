@@ -31,11 +31,11 @@ type End struct {
 	TP    *sdktrace.TracerProvider
 }
 
-func newEnd(t *testing.T, server bool) *End {
+func newEnd(t *testing.T, server bool, extra []stats.Option) *End {
 	e := &End{M: NewMetrics(t), Counter: &ConnCounter{}, Spans: tracetest.NewSpanRecorder()}
 	e.TP = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.Spans))
 	t.Cleanup(func() { _ = e.TP.Shutdown(context.Background()) })
-	opts := []stats.Option{stats.WithMeterProvider(e.M.Provider), stats.WithTracerProvider(e.TP)}
+	opts := append([]stats.Option{stats.WithMeterProvider(e.M.Provider), stats.WithTracerProvider(e.TP)}, extra...)
 	if server {
 		e.Name = "server"
 		e.H = stats.NewServerHandler(opts...)
@@ -135,6 +135,8 @@ type Setup struct {
 	ServerCreds  credentials.TransportCredentials // nil: insecure
 	Unwrapped    bool                             // do not install the frame observer
 	Interceptors bool                             // install grpcpulse's interceptors on both sides
+	// HandlerOpts are added to both sides' stats handler options.
+	HandlerOpts []stats.Option
 	// Journals, if set, counts a handler's open journals for the
 	// end-of-test check that every journal was freed.
 	Journals func(*stats.Handler) int
@@ -144,7 +146,7 @@ type Setup struct {
 // sides that nothing was lost.
 func Start(t *testing.T, cfg Setup) *Scenario {
 	t.Helper()
-	s := &Scenario{Server: newEnd(t, true), Client: newEnd(t, false), Svc: &Service{}, interceptors: cfg.Interceptors}
+	s := &Scenario{Server: newEnd(t, true, cfg.HandlerOpts), Client: newEnd(t, false, cfg.HandlerOpts), Svc: &Service{}, interceptors: cfg.Interceptors}
 	// Registered first, so it runs last: after the client, proxy and
 	// server cleanups below.
 	t.Cleanup(func() {
