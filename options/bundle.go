@@ -29,7 +29,7 @@ func Server(opts ...Option) []grpc.ServerOption {
 	if err != nil {
 		c.invalid(err)
 	}
-	h := stats.NewServerHandler(stats.WithMeterProvider(c.meterProvider))
+	h := stats.NewServerHandler(c.statsOptions()...)
 	io := interceptors.WithMeterProvider(c.meterProvider)
 	out := []grpc.ServerOption{
 		grpc.Creds(h.WrapCredentials(c.credentials())),
@@ -61,7 +61,7 @@ func Client(opts ...Option) []grpc.DialOption {
 	if err != nil {
 		c.invalid(err)
 	}
-	h := stats.NewClientHandler(stats.WithMeterProvider(c.meterProvider))
+	h := stats.NewClientHandler(c.statsOptions()...)
 	io := interceptors.WithMeterProvider(c.meterProvider)
 	out := []grpc.DialOption{
 		grpc.WithTransportCredentials(h.WrapCredentials(c.credentials())),
@@ -135,6 +135,15 @@ func (c *config) credentials() credentials.TransportCredentials {
 		return c.creds
 	}
 	return insecure.NewCredentials()
+}
+
+func (c *config) statsOptions() []stats.Option {
+	return []stats.Option{
+		stats.WithMeterProvider(c.meterProvider),
+		stats.WithTracerProvider(c.tracerProvider),
+		stats.WithConnectionSpans(!c.noConnSpans),
+		stats.WithRPCSpans(c.rpcSpans),
+	}
 }
 
 func (c *config) invalid(err error) {

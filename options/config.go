@@ -2,6 +2,7 @@ package options
 
 import (
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
@@ -10,8 +11,11 @@ import (
 // config is what the options set. Server and Client fill in the defaults
 // for their side.
 type config struct {
-	meterProvider metric.MeterProvider // nil: otel.GetMeterProvider()
-	creds         credentials.TransportCredentials
+	meterProvider  metric.MeterProvider // nil: otel.GetMeterProvider()
+	tracerProvider trace.TracerProvider // nil: otel.GetTracerProvider()
+	noConnSpans    bool
+	rpcSpans       bool
+	creds          credentials.TransportCredentials
 
 	serverPolicy    ServerPolicy
 	serverParams    *keepalive.ServerParameters
@@ -36,6 +40,26 @@ func (f optionFunc) apply(c *config) { f(c) }
 // otel.GetMeterProvider(), read when Server or Client is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.meterProvider = mp })
+}
+
+// WithTracerProvider sets the TracerProvider of the connection spans and of
+// the own RPC spans. The default is otel.GetTracerProvider(), read when
+// Server or Client is called.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) { c.tracerProvider = tp })
+}
+
+// WithConnectionSpans turns the grpc.transport connection spans on (the
+// default) or off.
+func WithConnectionSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.noConnSpans = !on })
+}
+
+// WithRPCSpans turns grpcpulse's own RPC spans on or off (the default), for
+// applications that do not install otelgrpc (WithStatsHandler). With
+// otelgrpc, leave them off: grpcpulse annotates otelgrpc's spans instead.
+func WithRPCSpans(on bool) Option {
+	return optionFunc(func(c *config) { c.rpcSpans = on })
 }
 
 // WithTransportCredentials sets the transport credentials, which are wrapped

@@ -1,0 +1,320 @@
+// Command otlp shows grpcpulse's telemetry arriving in an OpenTelemetry
+// backend over OTLP/gRPC: metrics, and traces through the same pipeline.
+//
+// It starts a gRPC server and a client on loopback, both set up with
+// grpcpulse's one-call bundles (options.Server, options.Client), serves
+// grpc.health.v1.Health, and then, until -duration has passed or it is
+// interrupted:
+//
+//   - calls Health/Check every -check-interval;
+//   - keeps a Health/Watch stream open. The server's MaxConnectionAge
+//     (-max-age) and MaxConnectionAgeGrace (-grace) cut that stream at
+//     about max-age+grace, as they cut long-lived streams in production;
+//     the client opens a new one each time.
+//
+// Every cut shows up as grpc.transport.closes with
+// grpc.close.reason=max_connection_age (on both grpc.side values) and as
+// grpc.rpc.transport_failures with rpc.method=grpc.health.v1.Health/Watch,
+// next to grpc.transport.connections, grpc.transport.lifetime and
+// grpc.transport.goaways. otelgrpc is installed beside grpcpulse
+// (options.WithStatsHandler), so each RPC also produces a span, and its
+// rpc.* metrics travel with grpcpulse's.
+//
+// Metrics are exported every -export-interval by a PeriodicReader, spans by
+// a batching span processor; both are flushed when the program ends. The
+// exporters read the standard environment variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_INSECURE,
+// OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, ...;
+// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES for the resource). The
+// default endpoint is localhost:4317 with TLS; an http:// endpoint, or
+// OTEL_EXPORTER_OTLP_INSECURE=true, means plaintext.
+//
+// Run an OpenTelemetry Collector, or Jaeger all-in-one for the traces
+// (docker run -p 4317:4317 -p 16686:16686 jaegertracing/all-in-one), then:
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 go run ./examples/otlp
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 go run ./examples/otlp -duration 5m -max-age 30s -grace 10s
+//
+// and look for grpc.transport.closes by grpc.close.reason in the metrics
+// backend, and for the service "grpcpulse-example-otlp" in the trace UI.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/options"
+)
+
+// serviceName is the resource's service.name unless OTEL_SERVICE_NAME or
+// OTEL_RESOURCE_ATTRIBUTES say otherwise.
+const serviceName = "grpcpulse-example-otlp"
+
+// config is what the flags set; tests fill it in directly.
+type config struct {
+	duration       time.Duration // how long to run; 0: until interrupted
+	exportInterval time.Duration // PeriodicReader interval and span batch timeout
+	checkInterval  time.Duration // time between Health/Check calls
+	maxAge         time.Duration // server MaxConnectionAge
+	grace          time.Duration // server MaxConnectionAgeGrace
+}
+
+func main() {
+	var cfg config
+	flag.DurationVar(&cfg.duration, "duration", 30*time.Second, "how long to run (0: until interrupted)")
+	flag.DurationVar(&cfg.exportInterval, "export-interval", 5*time.Second, "how often metrics are exported")
+	flag.DurationVar(&cfg.checkInterval, "check-interval", time.Second, "time between Health/Check calls")
+	flag.DurationVar(&cfg.maxAge, "max-age", 10*time.Second, "server MaxConnectionAge: connections are drained with GOAWAY max_age after this")
+	flag.DurationVar(&cfg.grace, "grace", 5*time.Second, "server MaxConnectionAgeGrace: a drained connection is closed hard after this, cutting the Watch stream")
+	flag.Parse()
+
+	// SIGINT/SIGTERM cancel the context: run then stops the workload and
+	// still flushes the telemetry recorded so far.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stdout, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "otlp:", err)
+		os.Exit(1)
+	}
+}
+
+// run sets up the OTLP pipeline, runs the workload until ctx is done or
+// cfg.duration has passed, and flushes the pipeline.
+func run(ctx context.Context, out io.Writer, cfg config) (err error) {
+	w := &lockedWriter{w: out} // the workload's goroutines print concurrently
+	serverOpts := []options.Option{options.WithServerParameters(keepalive.ServerParameters{
+		// Time is set because a zero Time means grpc's 2h, which Validate
+		// warns about; the point here is max age.
+		Time:                  time.Minute,
+		MaxConnectionAge:      cfg.maxAge,
+		MaxConnectionAgeGrace: cfg.grace,
+	})}
+	// Fail on bad flags instead of silently running with the preset, which
+	// is what options.Server does with an override it rejects.
+	if err := options.CheckServer(serverOpts...); err != nil {
+		return err
+	}
+
+	// The exporters dial lazily: New succeeds without a collector, and
+	// export errors go to otel.Handle (logged to stderr).
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", serviceName)),
+		resource.WithTelemetrySDK(),
+		resource.WithFromEnv(), // last, so that the environment wins
+	)
+	if err != nil {
+		return err
+	}
+	metricExp, err := otlpmetricgrpc.New(ctx)
+	if err != nil {
+		return fmt.Errorf("metric exporter: %w", err)
+	}
+	traceExp, err := otlptracegrpc.New(ctx)
+	if err != nil {
+		_ = metricExp.Shutdown(ctx)
+		return fmt.Errorf("trace exporter: %w", err)
+	}
+	mp := sdkmetric.NewMeterProvider(
+		sdkmetric.WithResource(res),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp, sdkmetric.WithInterval(cfg.exportInterval))),
+	)
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithResource(res),
+		sdktrace.WithBatcher(traceExp, sdktrace.WithBatchTimeout(cfg.exportInterval)),
+	)
+	// Global, so that instrumentation that takes no provider (grpcpulse's
+	// spans default to otel.GetTracerProvider) exports through it too.
+	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
+	defer func() {
+		// Deferred first, so it runs last: after the server and client have
+		// stopped, so that their final closes are in the last export. ctx
+		// may be cancelled already; the flush gets its own deadline.
+		fmt.Fprintln(w, "flushing telemetry (up to 10s)")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if ferr := errors.Join(mp.Shutdown(sctx), tp.Shutdown(sctx)); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("flushing telemetry to %s: %w", endpoint(), ferr))
+			return
+		}
+		fmt.Fprintln(w, "telemetry flushed")
+	}()
+	fmt.Fprintf(w, "exporting metrics every %v and spans over OTLP/gRPC to %s\n", cfg.exportInterval, endpoint())
+
+	if cfg.duration > 0 {
+		// A cancel on a timer, not context.WithTimeout: with a deadline on
+		// ctx, a call's own timeout context would expire at the same
+		// instant and could fail the call before ctx.Err() says why.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer time.AfterFunc(cfg.duration, cancel).Stop()
+	}
+
+	// otelgrpc is installed through WithStatsHandler, which puts it after
+	// grpcpulse's handler: grpcpulse sees otelgrpc's span in each RPC's
+	// context and annotates it before otelgrpc ends it. grpcpulse's
+	// connection spans go to the same TracerProvider.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := grpc.NewServer(options.Server(append(serverOpts,
+		options.WithMeterProvider(mp),
+		options.WithTracerProvider(tp),
+		options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
+	)...)...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		stopServer(srv)
+		<-served
+	}()
+
+	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(
+		options.WithMeterProvider(mp),
+		options.WithTracerProvider(tp),
+		options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cc.Close() // before the server stops: the client ends its connections itself
+
+	fmt.Fprintf(w, "server on %s: MaxConnectionAge %v (±10%%), MaxConnectionAgeGrace %v; a Watch stream is cut about every %v\n",
+		lis.Addr(), cfg.maxAge, cfg.grace, cfg.maxAge+cfg.grace)
+	fmt.Fprintln(w, "look for grpc.transport.closes{grpc.close.reason=max_connection_age} and grpc.rpc.transport_failures in your metrics backend")
+	workload(ctx, w, healthpb.NewHealthClient(cc), cfg.checkInterval)
+	fmt.Fprintln(w, "stopping")
+	return nil
+}
+
+// workload calls Check periodically and keeps a Watch stream open until ctx
+// is done. It returns when both have stopped.
+func workload(ctx context.Context, w io.Writer, hc healthpb.HealthClient, every time.Duration) {
+	var wg sync.WaitGroup
+	wg.Go(func() { watch(ctx, w, hc) })
+	wg.Go(func() { check(ctx, w, hc, every) })
+	wg.Wait()
+}
+
+// watch keeps a Watch stream open, reopening it each time the server's max
+// age cuts it, and says what the application got and why.
+func watch(ctx context.Context, w io.Writer, hc healthpb.HealthClient) {
+	for n := 1; ctx.Err() == nil; n++ {
+		// WaitForReady: a stream opened while the old connection drains
+		// waits for the new one instead of failing.
+		opened := false
+		stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
+		if err == nil {
+			if _, err = stream.Recv(); err == nil {
+				opened = true
+				fmt.Fprintf(w, "watch #%d: stream open\n", n)
+			}
+		}
+		for err == nil {
+			_, err = stream.Recv()
+		}
+		if ctx.Err() != nil {
+			return // cancelled by us, not cut
+		}
+		cause, ok := interceptors.Cause(ctx, err)
+		fmt.Fprintf(w, "watch #%d: cut: %v\n          grpcpulse's cause: %s (transport-caused: %v)\n", n, err, cause, ok)
+		if !opened {
+			// Not cut but refused: do not retry in a tight loop.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// check calls Health/Check every interval; only failures are printed.
+func check(ctx context.Context, w io.Writer, hc healthpb.HealthClient, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	ok := 0
+	defer func() { fmt.Fprintf(w, "check: %d calls succeeded\n", ok) }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := hc.Check(cctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		switch {
+		case err == nil:
+			ok++
+		case ctx.Err() == nil:
+			fmt.Fprintf(w, "check: %v\n", err)
+		}
+	}
+}
+
+// stopServer stops srv gracefully, and hard if that takes too long (a
+// stream a client left open would otherwise keep it waiting).
+func stopServer(srv *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		srv.Stop()
+		<-done
+	}
+}
+
+// endpoint says where the exporters send to, for the output only: the
+// exporters themselves read the environment.
+func endpoint() string {
+	for _, k := range []string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		if v := os.Getenv(k); v != "" {
+			return v + " (" + k + ")"
+		}
+	}
+	return "localhost:4317 with TLS (the default; set OTEL_EXPORTER_OTLP_ENDPOINT=http://host:4317 for plaintext)"
+}
+
+// lockedWriter serialises writes from the workload's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
