@@ -9,8 +9,9 @@
 //
 // Server and client are set up with grpcpulse's one-call bundles
 // (options.Server, options.Client). For each failure it prints what the
-// application got and the cause grpcpulse found, then every metric
-// grpcpulse recorded.
+// application got and the cause grpcpulse found, then every metric and
+// every connection span grpcpulse recorded, and the application's span of
+// each failed call with the close reason and the link grpcpulse added.
 //
 //	go run ./examples/quickstart
 package main
@@ -28,6 +29,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -51,12 +54,19 @@ type demo struct {
 	w      io.Writer
 	reader *sdkmetric.ManualReader
 	mp     *sdkmetric.MeterProvider
+	spans  *tracetest.SpanRecorder
+	tp     *sdktrace.TracerProvider
 }
 
 func run(w io.Writer) error {
 	r := sdkmetric.NewManualReader()
-	d := &demo{w: w, reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))}
+	spans := tracetest.NewSpanRecorder()
+	d := &demo{
+		w: w, reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)),
+		spans: spans, tp: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
+	}
 	defer d.mp.Shutdown(context.Background())
+	defer d.tp.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 
@@ -73,7 +83,11 @@ func run(w io.Writer) error {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return d.report()
+	if err := d.report(); err != nil {
+		return err
+	}
+	d.reportSpans()
+	return nil
 }
 
 // serve starts a health server set up by options.Server on 127.0.0.1:0.
@@ -84,7 +98,9 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 	if err != nil {
 		return nil, "", err
 	}
-	srv := grpc.NewServer(options.Server(append([]options.Option{options.WithMeterProvider(d.mp)}, opts...)...)...)
+	srv := grpc.NewServer(options.Server(append([]options.Option{
+		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp),
+	}, opts...)...)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
 	return srv.Stop, lis.Addr().String(), nil
@@ -92,12 +108,17 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 
 // dial returns a client set up by options.Client.
 func (d *demo) dial(target string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp))...)
+	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp))...)
 }
 
 // watchUntilCut opens a Watch stream and waits until it fails, then prints
 // what the application got and what interceptors.Cause says about it.
 func (d *demo) watchUntilCut(ctx context.Context, cc *grpc.ClientConn, opened func()) error {
+	// The application's own span around the call: grpcpulse annotates the
+	// span it finds in the RPC's context (here this one; otelgrpc's when
+	// it is installed).
+	ctx, span := d.tp.Tracer("quickstart").Start(ctx, "app: watch health")
+	defer span.End()
 	stream, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
 	if err != nil {
 		return err
@@ -257,6 +278,21 @@ func (d *demo) report() error {
 		}
 	}
 	return nil
+}
+
+// reportSpans prints the connection spans and the application's spans.
+func (d *demo) reportSpans() {
+	fmt.Fprintln(d.w, "\nSpans recorded (connection spans by grpcpulse; app spans annotated by grpcpulse):")
+	for _, s := range d.spans.Ended() {
+		fmt.Fprintf(d.w, "  %s  span=%s status=%s\n    %s\n", s.Name(), s.SpanContext().SpanID(), s.Status().Code,
+			labels(attribute.NewSet(s.Attributes()...)))
+		for _, ev := range s.Events() {
+			fmt.Fprintf(d.w, "    event %s %s\n", ev.Name, labels(attribute.NewSet(ev.Attributes...)))
+		}
+		for _, l := range s.Links() {
+			fmt.Fprintf(d.w, "    link to span=%s\n", l.SpanContext.SpanID())
+		}
+	}
 }
 
 func labels(s attribute.Set) string {

@@ -21,6 +21,10 @@ func TestQuickstart(t *testing.T) {
 		"interceptors.Cause:  max_connection_age",
 		"interceptors.Cause:  too_many_pings",
 		"grpc.rpc.transport_failures",
+		"grpc.transport  span=",
+		"event grpc.keepalive.timeout",
+		"app: watch health",
+		"link to span=",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
