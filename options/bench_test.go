@@ -5,7 +5,9 @@ import (
 	"net"
 	"testing"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -15,8 +17,8 @@ import (
 )
 
 // setups are the configurations compared side by side in one run: bare
-// grpc-go, and grpcpulse's bundles on both sides with a real SDK meter
-// provider.
+// grpc-go, grpcpulse's bundles, otelgrpc, and both together, each side with
+// real SDK meter and tracer providers.
 func setups() []struct {
 	name   string
 	server func() []grpc.ServerOption
@@ -24,6 +26,11 @@ func setups() []struct {
 } {
 	mp := func() *sdkmetric.MeterProvider {
 		return sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	}
+	// Every span is sampled and recorded, but exported nowhere: the cost of
+	// the instrumentation, not of an exporter.
+	tp := func() *sdktrace.TracerProvider {
+		return sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	}
 	return []struct {
 		name   string
@@ -34,9 +41,25 @@ func setups() []struct {
 			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 		}},
 		{"grpcpulse", func() []grpc.ServerOption {
-			return options.Server(options.WithMeterProvider(mp()))
+			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
 		}, func() []grpc.DialOption {
-			return options.Client(options.WithMeterProvider(mp()))
+			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
+		}},
+		{"otelgrpc", func() []grpc.ServerOption {
+			return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+				otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp())))}
+		}, func() []grpc.DialOption {
+			return []grpc.DialOption{
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))),
+			}
+		}},
+		{"grpcpulse+otelgrpc", func() []grpc.ServerOption {
+			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()),
+				options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
+		}, func() []grpc.DialOption {
+			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()),
+				options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
 		}},
 	}
 }
