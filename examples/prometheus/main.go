@@ -63,7 +63,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -79,7 +78,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -122,7 +121,7 @@ func main() {
 // run serves /metrics, runs the workload until ctx is done or cfg.duration
 // has passed, and stops everything it started.
 func run(ctx context.Context, out io.Writer, cfg config) (err error) {
-	w := &lockedWriter{w: out} // the workload's goroutines print concurrently
+	w := healthload.NewLockedWriter(out) // the workload's goroutines print concurrently
 	serverOpts := []options.Option{options.WithServerParameters(keepalive.ServerParameters{
 		// Time is set because a zero Time means grpc's 2h, which Validate
 		// warns about; the point here is max age.
@@ -207,7 +206,7 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	defer func() {
-		stopServer(srv)
+		healthload.StopServer(srv)
 		<-served
 	}()
 
@@ -220,92 +219,9 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	fmt.Fprintf(w, "gRPC server on %s: MaxConnectionAge %v (±10%%), MaxConnectionAgeGrace %v; a Watch stream is cut about every %v\n",
 		lis.Addr(), cfg.maxAge, cfg.grace, cfg.maxAge+cfg.grace)
 	fmt.Fprintf(w, "try: curl -s %s | grep -E '^grpc_(transport_closes|rpc_transport_failures)'\n", url)
-	workload(ctx, w, healthpb.NewHealthClient(cc), cfg.checkInterval)
+	healthload.Run(ctx, w, healthpb.NewHealthClient(cc), cfg.checkInterval)
 	fmt.Fprintln(w, "stopping")
 	return nil
-}
-
-// workload calls Check periodically and keeps a Watch stream open until ctx
-// is done. It returns when both have stopped.
-func workload(ctx context.Context, w io.Writer, hc healthpb.HealthClient, every time.Duration) {
-	var wg sync.WaitGroup
-	wg.Go(func() { watch(ctx, w, hc) })
-	wg.Go(func() { check(ctx, w, hc, every) })
-	wg.Wait()
-}
-
-// watch keeps a Watch stream open, reopening it each time the server's max
-// age cuts it, and says what the application got and why.
-func watch(ctx context.Context, w io.Writer, hc healthpb.HealthClient) {
-	for n := 1; ctx.Err() == nil; n++ {
-		opened := false
-		// WaitForReady: a stream opened while the old connection drains
-		// waits for the new one instead of failing.
-		stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-		if err == nil {
-			if _, err = stream.Recv(); err == nil {
-				opened = true
-				fmt.Fprintf(w, "watch #%d: stream open\n", n)
-			}
-		}
-		for err == nil {
-			_, err = stream.Recv()
-		}
-		if ctx.Err() != nil {
-			return // cancelled by us, not cut
-		}
-		cause, ok := interceptors.Cause(ctx, err)
-		fmt.Fprintf(w, "watch #%d: cut: %v\n          grpcpulse's cause: %s (transport-caused: %v)\n", n, err, cause, ok)
-		if !opened {
-			// Not cut but refused: do not retry in a tight loop.
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
-}
-
-// check calls Health/Check every interval; only failures are printed.
-func check(ctx context.Context, w io.Writer, hc healthpb.HealthClient, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	ok := 0
-	defer func() { fmt.Fprintf(w, "check: %d calls succeeded\n", ok) }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := hc.Check(cctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		switch {
-		case err == nil:
-			ok++
-		case ctx.Err() == nil:
-			fmt.Fprintf(w, "check: %v\n", err)
-		}
-	}
-}
-
-// stopServer stops srv gracefully, and hard if that takes too long (a
-// stream a client left open would otherwise keep it waiting).
-func stopServer(srv *grpc.Server) {
-	done := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(done)
-	}()
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		srv.Stop()
-		<-done
-	}
 }
 
 // errorLog prints promhttp's errors (a metric it could not gather) with the
@@ -313,15 +229,3 @@ func stopServer(srv *grpc.Server) {
 type errorLog struct{ w io.Writer }
 
 func (l errorLog) Println(v ...any) { fmt.Fprintln(l.w, append([]any{"metrics:"}, v...)...) }
-
-// lockedWriter serialises writes from the workload's goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
