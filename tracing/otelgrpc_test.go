@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
@@ -55,17 +54,7 @@ func TestOtelgrpcSpansAnnotated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
-	defer cancel()
-	st, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
-		ResponseParameters: []*testgrpc.ResponseParameters{{Size: -1}},
-	}, grpc.WaitForReady(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = st.Recv()
-	}
+	_ = testenv.StreamUntilCut(t, context.Background(), cc)
 
 	const method = "grpc.testing.TestService/StreamingOutputCall"
 	for _, sd := range []*side{client, server} {

@@ -76,17 +76,7 @@ func TestOwnRPCSpansAnnotatedOnBothSides(t *testing.T) {
 	s := ownSpans(t, testenv.Setup{ServerOpts: []grpc.ServerOption{grpc.KeepaliveParams(keepalive.ServerParameters{
 		MaxConnectionAge: 300 * time.Millisecond, MaxConnectionAgeGrace: 300 * time.Millisecond,
 	})}})
-	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
-	defer cancel()
-	st, err := testgrpc.NewTestServiceClient(s.Dial(t, nil, true)).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
-		ResponseParameters: []*testgrpc.ResponseParameters{{Size: -1}},
-	}, grpc.WaitForReady(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for err == nil {
-		_, err = st.Recv()
-	}
+	err := testenv.StreamUntilCut(t, context.Background(), s.Dial(t, nil, true))
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("stream ended with %v", err)
 	}

@@ -115,17 +115,7 @@ func TestMaxAgeSpans(t *testing.T) {
 		MaxConnectionAge: 500 * time.Millisecond, MaxConnectionAgeGrace: 500 * time.Millisecond,
 	})}})
 	cc := s.Dial(t, nil, true)
-	rpc := appCall(t, s, func(ctx context.Context) {
-		st, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
-			ResponseParameters: []*testgrpc.ResponseParameters{{Size: -1}},
-		}, grpc.WaitForReady(true))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for err == nil {
-			_, err = st.Recv()
-		}
-	})
+	rpc := appCall(t, s, func(ctx context.Context) { _ = testenv.StreamUntilCut(t, ctx, cc) })
 	client := connSpan(t, s.Client, "max_connection_age")
 	server := connSpan(t, s.Server, "max_connection_age")
 	t.Logf("client RPC span: %s", describe(rpc))

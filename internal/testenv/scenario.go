@@ -221,3 +221,22 @@ func Call(t *testing.T, cc *grpc.ClientConn) {
 		t.Fatalf("EmptyCall: %v", err)
 	}
 }
+
+// StreamUntilCut opens a server-streaming RPC whose handler blocks until
+// its context ends and returns the error that ends the stream: the
+// transport's end, since nothing else ends it. ctx may carry a span.
+func StreamUntilCut(t *testing.T, ctx context.Context, cc *grpc.ClientConn) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, Patience)
+	defer cancel()
+	st, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
+		ResponseParameters: []*testgrpc.ResponseParameters{{Size: -1}},
+	}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatalf("StreamingOutputCall: %v", err)
+	}
+	for err == nil {
+		_, err = st.Recv()
+	}
+	return err
+}
