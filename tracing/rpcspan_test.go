@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
+	"github.com/grpcpulse/grpcpulse/options"
 	"github.com/grpcpulse/grpcpulse/stats"
 )
 
@@ -103,4 +107,53 @@ func TestOwnRPCSpanOfUnknownMethod(t *testing.T) {
 	}
 	server := onlySpan(t, s.Server, "_OTHER")
 	checkAttrs(t, server, map[string]string{"rpc.method": "_OTHER", "rpc.response.status_code": "UNIMPLEMENTED"})
+}
+
+// grpcpulse's own client span and otelgrpc's server span share one trace:
+// both speak W3C trace context.
+func TestOwnClientSpanContinuesInOtelgrpcServer(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	_, addr := testenv.Serve(t, &testenv.Service{}, grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagation.TraceContext{}))))
+	cc, err := grpc.NewClient(addr, options.Client(options.WithTracerProvider(tp), options.WithRPCSpans(true))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	testenv.Call(t, cc)
+	var client, server sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.SpanKind() {
+		case trace.SpanKindClient:
+			client = s
+		case trace.SpanKindServer:
+			server = s
+		}
+	}
+	if client == nil || server == nil {
+		t.Fatalf("client span %v, server span %v", client, server)
+	}
+	if server.Parent().SpanID() != client.SpanContext().SpanID() || server.Parent().TraceID() != client.SpanContext().TraceID() {
+		t.Errorf("otelgrpc server span's parent %v, want grpcpulse's client span %v", server.Parent(), client.SpanContext())
+	}
+}
+
+// WithConnectionSpans(false) records no connection span; RPCs still work
+// and are still measured.
+func TestConnectionSpansOff(t *testing.T) {
+	t.Parallel()
+	s := testenv.Start(t, testenv.Setup{HandlerOpts: []stats.Option{stats.WithConnectionSpans(false)}})
+	cc := s.Dial(t, nil, true)
+	testenv.Call(t, cc)
+	_ = cc.Close()
+	s.Client.WaitClose(t, "client_shutdown", "local")
+	s.Server.WaitClose(t, "client_shutdown", "peer")
+	for _, e := range []*testenv.End{s.Client, s.Server} {
+		if n := len(e.EndedSpans("grpc.transport")); n != 0 {
+			t.Errorf("%s recorded %d connection spans with them turned off", e.Name, n)
+		}
+	}
 }
