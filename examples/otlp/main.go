@@ -45,7 +45,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -59,10 +58,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	"github.com/grpcpulse/grpcpulse/options"
@@ -74,20 +69,14 @@ const serviceName = "grpcpulse-example-otlp"
 
 // config is what the flags set; tests fill it in directly.
 type config struct {
-	duration       time.Duration // how long to run; 0: until interrupted
+	healthload.Config
 	exportInterval time.Duration // PeriodicReader interval and span batch timeout
-	checkInterval  time.Duration // time between Health/Check calls
-	maxAge         time.Duration // server MaxConnectionAge
-	grace          time.Duration // server MaxConnectionAgeGrace
 }
 
 func main() {
 	var cfg config
-	flag.DurationVar(&cfg.duration, "duration", 30*time.Second, "how long to run (0: until interrupted)")
+	cfg.RegisterFlags(flag.CommandLine, 30*time.Second)
 	flag.DurationVar(&cfg.exportInterval, "export-interval", 5*time.Second, "how often metrics are exported")
-	flag.DurationVar(&cfg.checkInterval, "check-interval", time.Second, "time between Health/Check calls")
-	flag.DurationVar(&cfg.maxAge, "max-age", 10*time.Second, "server MaxConnectionAge: connections are drained with GOAWAY max_age after this")
-	flag.DurationVar(&cfg.grace, "grace", 5*time.Second, "server MaxConnectionAgeGrace: a drained connection is closed hard after this, cutting the Watch stream")
 	flag.Parse()
 
 	// SIGINT/SIGTERM cancel the context: run then stops the workload and
@@ -104,16 +93,7 @@ func main() {
 // cfg.duration has passed, and flushes the pipeline.
 func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	w := healthload.NewLockedWriter(out) // the workload's goroutines print concurrently
-	serverOpts := []options.Option{options.WithServerParameters(keepalive.ServerParameters{
-		// Time is set because a zero Time means grpc's 2h, which Validate
-		// warns about; the point here is max age.
-		Time:                  time.Minute,
-		MaxConnectionAge:      cfg.maxAge,
-		MaxConnectionAgeGrace: cfg.grace,
-	})}
-	// Fail on bad flags instead of silently running with the preset, which
-	// is what options.Server does with an override it rejects.
-	if err := options.CheckServer(serverOpts...); err != nil {
+	if err := cfg.Check(); err != nil {
 		return err
 	}
 
@@ -163,53 +143,22 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	}()
 	fmt.Fprintf(w, "exporting metrics every %v and spans over OTLP/gRPC to %s\n", cfg.exportInterval, endpoint())
 
-	if cfg.duration > 0 {
-		// A cancel on a timer, not context.WithTimeout: with a deadline on
-		// ctx, a call's own timeout context would expire at the same
-		// instant and could fail the call before ctx.Err() says why.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer time.AfterFunc(cfg.duration, cancel).Stop()
-	}
-
 	// otelgrpc is installed through WithStatsHandler, which puts it after
 	// grpcpulse's handler: grpcpulse sees otelgrpc's span in each RPC's
 	// context and annotates it before otelgrpc ends it. grpcpulse's
 	// connection spans go to the same TracerProvider.
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := grpc.NewServer(options.Server(append(serverOpts,
-		options.WithMeterProvider(mp),
-		options.WithTracerProvider(tp),
-		options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
-	)...)...)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	defer func() {
-		healthload.StopServer(srv)
-		<-served
-	}()
-
-	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(
-		options.WithMeterProvider(mp),
-		options.WithTracerProvider(tp),
-		options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
-	)...)
-	if err != nil {
-		return err
-	}
-	defer cc.Close() // before the server stops: the client ends its connections itself
-
-	fmt.Fprintf(w, "server on %s: MaxConnectionAge %v (±10%%), MaxConnectionAgeGrace %v; a Watch stream is cut about every %v\n",
-		lis.Addr(), cfg.maxAge, cfg.grace, cfg.maxAge+cfg.grace)
-	fmt.Fprintln(w, "look for grpc.transport.closes{grpc.close.reason=max_connection_age} and grpc.rpc.transport_failures in your metrics backend")
-	healthload.Run(ctx, w, healthpb.NewHealthClient(cc), cfg.checkInterval)
-	fmt.Fprintln(w, "stopping")
-	return nil
+	return healthload.Serve(ctx, w, cfg.Config,
+		[]options.Option{
+			options.WithMeterProvider(mp),
+			options.WithTracerProvider(tp),
+			options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
+		},
+		[]options.Option{
+			options.WithMeterProvider(mp),
+			options.WithTracerProvider(tp),
+			options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))),
+		},
+		"look for grpc.transport.closes{grpc.close.reason=max_connection_age} and grpc.rpc.transport_failures in your metrics backend")
 }
 
 // endpoint says where the exporters send to, for the output only: the

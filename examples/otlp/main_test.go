@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -33,11 +34,13 @@ const patience = 20 * time.Second
 // it a tenth of a second later.
 func fastConfig(d time.Duration) config {
 	return config{
-		duration:       d,
+		Config: healthload.Config{
+			Duration:      d,
+			CheckInterval: 50 * time.Millisecond,
+			MaxAge:        300 * time.Millisecond,
+			Grace:         300 * time.Millisecond,
+		},
 		exportInterval: 100 * time.Millisecond,
-		checkInterval:  50 * time.Millisecond,
-		maxAge:         300 * time.Millisecond,
-		grace:          300 * time.Millisecond,
 	}
 }
 
@@ -121,7 +124,7 @@ func TestRunStopsAfterDuration(t *testing.T) {
 // start instead of being replaced by the preset.
 func TestRunRejectsBadPolicy(t *testing.T) {
 	cfg := fastConfig(time.Second)
-	cfg.maxAge = -time.Second
+	cfg.MaxAge = -time.Second
 	if err := run(context.Background(), &strings.Builder{}, cfg); err == nil || !strings.Contains(err.Error(), "MaxConnectionAge") {
 		t.Fatalf("run with a negative max age: got %v, want an error naming MaxConnectionAge", err)
 	}

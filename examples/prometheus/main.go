@@ -73,10 +73,6 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	"github.com/grpcpulse/grpcpulse/options"
@@ -88,11 +84,8 @@ const serviceName = "grpcpulse-example-prometheus"
 
 // config is what the flags set; tests fill it in directly.
 type config struct {
-	listen        string        // address of the /metrics HTTP server
-	duration      time.Duration // how long to run; 0: until interrupted
-	checkInterval time.Duration // time between Health/Check calls
-	maxAge        time.Duration // server MaxConnectionAge
-	grace         time.Duration // server MaxConnectionAgeGrace
+	healthload.Config
+	listen string // address of the /metrics HTTP server
 
 	// listening, if set, is called with the /metrics URL once it is
 	// served: tests listen on port 0 and learn the port here.
@@ -102,10 +95,7 @@ type config struct {
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
-	flag.DurationVar(&cfg.duration, "duration", 0, "how long to run (0: until interrupted)")
-	flag.DurationVar(&cfg.checkInterval, "check-interval", time.Second, "time between Health/Check calls")
-	flag.DurationVar(&cfg.maxAge, "max-age", 10*time.Second, "server MaxConnectionAge: connections are drained with GOAWAY max_age after this")
-	flag.DurationVar(&cfg.grace, "grace", 5*time.Second, "server MaxConnectionAgeGrace: a drained connection is closed hard after this, cutting the Watch stream")
+	cfg.RegisterFlags(flag.CommandLine, 0)
 	flag.Parse()
 
 	// SIGINT/SIGTERM cancel the context: run then stops the workload and
@@ -122,16 +112,7 @@ func main() {
 // has passed, and stops everything it started.
 func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	w := healthload.NewLockedWriter(out) // the workload's goroutines print concurrently
-	serverOpts := []options.Option{options.WithServerParameters(keepalive.ServerParameters{
-		// Time is set because a zero Time means grpc's 2h, which Validate
-		// warns about; the point here is max age.
-		Time:                  time.Minute,
-		MaxConnectionAge:      cfg.maxAge,
-		MaxConnectionAgeGrace: cfg.grace,
-	})}
-	// Fail on bad flags instead of silently running with the preset, which
-	// is what options.Server does with an override it rejects.
-	if err := options.CheckServer(serverOpts...); err != nil {
+	if err := cfg.Check(); err != nil {
 		return err
 	}
 
@@ -187,41 +168,10 @@ func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 		cfg.listening(url)
 	}
 
-	if cfg.duration > 0 {
-		// A cancel on a timer, not context.WithTimeout: with a deadline on
-		// ctx, a call's own timeout context would expire at the same
-		// instant and could fail the call before ctx.Err() says why.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer time.AfterFunc(cfg.duration, cancel).Stop()
-	}
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := grpc.NewServer(options.Server(append(serverOpts, options.WithMeterProvider(mp))...)...)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	defer func() {
-		healthload.StopServer(srv)
-		<-served
-	}()
-
-	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(options.WithMeterProvider(mp))...)
-	if err != nil {
-		return err
-	}
-	defer cc.Close() // before the server stops: the client ends its connections itself
-
-	fmt.Fprintf(w, "gRPC server on %s: MaxConnectionAge %v (±10%%), MaxConnectionAgeGrace %v; a Watch stream is cut about every %v\n",
-		lis.Addr(), cfg.maxAge, cfg.grace, cfg.maxAge+cfg.grace)
-	fmt.Fprintf(w, "try: curl -s %s | grep -E '^grpc_(transport_closes|rpc_transport_failures)'\n", url)
-	healthload.Run(ctx, w, healthpb.NewHealthClient(cc), cfg.checkInterval)
-	fmt.Fprintln(w, "stopping")
-	return nil
+	return healthload.Serve(ctx, w, cfg.Config,
+		[]options.Option{options.WithMeterProvider(mp)},
+		[]options.Option{options.WithMeterProvider(mp)},
+		fmt.Sprintf("try: curl -s %s | grep -E '^grpc_(transport_closes|rpc_transport_failures)'", url))
 }
 
 // errorLog prints promhttp's errors (a metric it could not gather) with the

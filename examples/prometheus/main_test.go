@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	"go.uber.org/goleak"
 )
 
@@ -26,11 +27,13 @@ const patience = 20 * time.Second
 
 func fastConfig() config {
 	return config{
-		listen:        "127.0.0.1:0",
-		duration:      patience, // a ceiling: the test cancels ctx much sooner
-		checkInterval: 50 * time.Millisecond,
-		maxAge:        300 * time.Millisecond,
-		grace:         300 * time.Millisecond,
+		Config: healthload.Config{
+			Duration:      patience, // a ceiling: the test cancels ctx much sooner
+			CheckInterval: 50 * time.Millisecond,
+			MaxAge:        300 * time.Millisecond,
+			Grace:         300 * time.Millisecond,
+		},
+		listen: "127.0.0.1:0",
 	}
 }
 
@@ -104,7 +107,7 @@ func TestMetricsEndpoint(t *testing.T) {
 // TestRunStopsAfterDuration checks -duration: run returns by itself.
 func TestRunStopsAfterDuration(t *testing.T) {
 	cfg := fastConfig()
-	cfg.duration = 200 * time.Millisecond
+	cfg.Duration = 200 * time.Millisecond
 	var out strings.Builder
 	done := make(chan error, 1)
 	go func() { done <- run(context.Background(), &out, cfg) }()
@@ -122,7 +125,7 @@ func TestRunStopsAfterDuration(t *testing.T) {
 // start instead of being replaced by the preset.
 func TestRunRejectsBadPolicy(t *testing.T) {
 	cfg := fastConfig()
-	cfg.grace = -time.Second
+	cfg.Grace = -time.Second
 	if err := run(context.Background(), &strings.Builder{}, cfg); err == nil || !strings.Contains(err.Error(), "MaxConnectionAgeGrace") {
 		t.Fatalf("run with a negative grace: got %v, want an error naming MaxConnectionAgeGrace", err)
 	}
