@@ -137,6 +137,33 @@ func ValidateServer(p ServerPolicy) []Finding {
 }
 
 // sortFindings puts Errors before Warnings and keeps the order within each.
+// findings collects the findings of one check function.
+type findings []Finding
+
+// add appends a finding whose message is formatted as by fmt.Sprintf.
+func (fs *findings) add(sev Severity, field, format string, args ...any) {
+	*fs = append(*fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// timeout checks a side's effective keepalive Timeout against its Time
+// and against TCP_USER_TIMEOUT, which grpc-go sets to it. peer names what a
+// dead connection looks like from that side.
+func (fs *findings) timeout(field, peer string, t, timeout time.Duration) {
+	if timeout >= t {
+		fs.add(Warning, field,
+			"(%s) is not below Time (%s): a dead %s is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
+				"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
+			fmtDur(timeout), fmtDur(t), peer, fmtDur(satAdd(t, timeout)), fmtDur(min(grpcKeepaliveTimeout, t/2)))
+	}
+	if timeout < minTCPUserTimeout {
+		fs.add(Warning, field,
+			"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
+				"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
+				"Set it to 5s or more; 20s is grpc's default.",
+			fmtDur(timeout), fmtDur(timeout))
+	}
+}
+
 func sortFindings(fs []Finding) []Finding {
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
 	return fs
@@ -193,29 +220,26 @@ func effectiveServer(p ServerPolicy) (keepalive.ServerParameters, keepalive.Enfo
 }
 
 func clientFindings(c keepalive.ClientParameters) []Finding {
-	var fs []Finding
-	add := func(sev Severity, field, format string, args ...any) {
-		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+	var fs findings
 	recommended := fmtDur(DefaultClientParameters().Time)
 	switch {
 	case c.Time < 0:
-		add(Error, "ClientParameters.Time",
+		fs.add(Error, "ClientParameters.Time",
 			"is negative (%s); grpc.WithKeepaliveParams raises it to 10s and turns keepalive pings on. "+
 				"Set it to %s (DefaultClientParameters), or to Infinity to disable keepalive.",
 			fmtDur(c.Time), recommended)
 	case c.Time == 0:
-		add(Warning, "ClientParameters.Time",
+		fs.add(Warning, "ClientParameters.Time",
 			"is 0, which does not disable keepalive: grpc.WithKeepaliveParams raises it to 10s and pings after every 10s of silence. "+
 				"Set it explicitly, e.g. to %s (DefaultClientParameters), or to Infinity (or leave out grpc.WithKeepaliveParams) to disable keepalive.",
 			recommended)
 	case c.Time < grpcClientMinTime:
-		add(Warning, "ClientParameters.Time",
+		fs.add(Warning, "ClientParameters.Time",
 			"is %s; grpc.WithKeepaliveParams raises anything below 10s to 10s. Set it to 10s or more so that the configuration says what runs.",
 			fmtDur(c.Time))
 	}
 	if c.Timeout < 0 {
-		add(Error, "ClientParameters.Timeout",
+		fs.add(Error, "ClientParameters.Timeout",
 			"is negative (%s): with keepalive on, grpc-go closes the connection as soon as a keepalive ping is not answered instantly, "+
 				"and the kernel rejects it as TCP_USER_TIMEOUT. Set it to 20s (grpc's default).",
 			fmtDur(c.Timeout))
@@ -224,21 +248,9 @@ func clientFindings(c keepalive.ClientParameters) []Finding {
 	if !e.enabled() || c.Timeout < 0 {
 		return fs
 	}
-	if e.timeout >= e.time {
-		add(Warning, "ClientParameters.Timeout",
-			"(%s) is not below Time (%s): a dead connection is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
-				"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
-			fmtDur(e.timeout), fmtDur(e.time), fmtDur(satAdd(e.time, e.timeout)), fmtDur(min(grpcKeepaliveTimeout, e.time/2)))
-	}
-	if e.timeout < minTCPUserTimeout {
-		add(Warning, "ClientParameters.Timeout",
-			"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
-				"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
-				"Set it to 5s or more; 20s is grpc's default.",
-			fmtDur(e.timeout), fmtDur(e.timeout))
-	}
+	fs.timeout("ClientParameters.Timeout", "connection", e.time, e.timeout)
 	if e.permit && e.time >= shortestIdleTimeout {
-		add(Warning, "ClientParameters.Time",
+		fs.add(Warning, "ClientParameters.Time",
 			"is %s with PermitWithoutStream true: idle pings are meant to keep idle connections alive, but these come later than %s, "+
 				"which may drop the flow first. Set Time below %s (LossyNetworkClientParameters uses 30s; the server's EnforcementPolicy must allow it), "+
 				"or PermitWithoutStream to false.",
@@ -248,10 +260,7 @@ func clientFindings(c keepalive.ClientParameters) []Finding {
 }
 
 func serverFindings(p ServerPolicy) []Finding {
-	var fs []Finding
-	add := func(sev Severity, field, format string, args ...any) {
-		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+	var fs findings
 	kp, kep := p.Parameters, p.Enforcement
 	negatives := [...]struct {
 		field  string
@@ -285,20 +294,20 @@ func serverFindings(p ServerPolicy) []Finding {
 	for _, n := range negatives {
 		if n.value < 0 {
 			invalid = true
-			add(Error, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
+			fs.add(Error, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
 		}
 	}
 	// getJitter draws from rand.Int64N(2*(age/10)), which panics for a zero
 	// bound, that is for any age below 10ns.
 	if kp.MaxConnectionAge > 0 && kp.MaxConnectionAge < 10*time.Nanosecond {
 		invalid = true
-		add(Error, "ServerParameters.MaxConnectionAge",
+		fs.add(Error, "ServerParameters.MaxConnectionAge",
 			"is %s: grpc-go's +/-10%% jitter rounds to a zero bound for rand.Int64N below 10ns and the server panics on the first connection. "+
 				"Set it to 10m (LoadBalancedServerPolicy), or Infinity to never age connections out.",
 			fmtDur(kp.MaxConnectionAge))
 	}
 	if kp.Time > 0 && kp.Time < grpcServerMinTime {
-		add(Warning, "ServerParameters.Time",
+		fs.add(Warning, "ServerParameters.Time",
 			"is %s; grpc.KeepaliveParams raises anything below 1s to 1s. Set it to 1s or more so that the configuration says what runs; 2m (DefaultServerPolicy) is usually right.",
 			fmtDur(kp.Time))
 	}
@@ -309,19 +318,7 @@ func serverFindings(p ServerPolicy) []Finding {
 	}
 	ekp, _ := effectiveServer(p)
 	if ekp.Time != Infinity {
-		if ekp.Timeout >= ekp.Time {
-			add(Warning, "ServerParameters.Timeout",
-				"(%s) is not below Time (%s): a dead client is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
-					"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
-				fmtDur(ekp.Timeout), fmtDur(ekp.Time), fmtDur(satAdd(ekp.Time, ekp.Timeout)), fmtDur(min(grpcKeepaliveTimeout, ekp.Time/2)))
-		}
-		if ekp.Timeout < minTCPUserTimeout {
-			add(Warning, "ServerParameters.Timeout",
-				"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
-					"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
-					"Set it to 5s or more; 20s is grpc's default.",
-				fmtDur(ekp.Timeout), fmtDur(ekp.Timeout))
-		}
+		fs.timeout("ServerParameters.Timeout", "client", ekp.Time, ekp.Timeout)
 	}
 	if ekp.Time >= shortestIdleTimeout {
 		idle := "connections without RPCs and quiet RPCs"
@@ -330,7 +327,7 @@ func serverFindings(p ServerPolicy) []Finding {
 			idle = fmt.Sprintf("quiet RPCs (connections without RPCs are closed first by MaxConnectionIdle, %s)", fmtDur(ekp.MaxConnectionIdle))
 			alt = ""
 		}
-		add(Warning, "ServerParameters.Time",
+		fs.add(Warning, "ServerParameters.Time",
 			"is %s, not below %s: such a middlebox may forget the flow of %s, and the connection is then dead without either side being told, "+
 				"unless TCP keepalive probes keep the flow alive (Go sends them every 15s by default). Set Time to 2m (DefaultServerPolicy) or 1m (LoadBalancedServerPolicy)%s.",
 			fmtDur(ekp.Time), idleTimeoutsReachedBy(ekp.Time), idle, alt)
@@ -339,13 +336,13 @@ func serverFindings(p ServerPolicy) []Finding {
 		grace := ekp.MaxConnectionAgeGrace
 		switch {
 		case grace == Infinity && p.LongestRPC != Infinity:
-			add(Warning, "ServerParameters.MaxConnectionAgeGrace",
+			fs.add(Warning, "ServerParameters.MaxConnectionAgeGrace",
 				"is infinite while MaxConnectionAge is %s: after the max_age GOAWAY the old connection stays open until its last RPC ends, "+
 					"so a long-lived stream keeps it, and its backend, forever and never rebalances. Set it to how long ordinary RPCs may take to finish, "+
 					"e.g. 2m (LoadBalancedServerPolicy), and set ServerPolicy.LongestRPC so that Validate can check it.",
 				fmtDur(ekp.MaxConnectionAge))
 		case p.LongestRPC > grace:
-			add(Error, "ServerParameters.MaxConnectionAgeGrace",
+			fs.add(Error, "ServerParameters.MaxConnectionAgeGrace",
 				"is %s but ServerPolicy.LongestRPC is %s: an RPC that starts just before the server drains the connection at MaxConnectionAge (%s, +/-10%%) "+
 					"is cut with Unavailable %s later. Set MaxConnectionAgeGrace to at least %s, or make clients resume such RPCs on a new connection and lower LongestRPC.",
 				fmtDur(grace), fmtDur(p.LongestRPC), fmtDur(ekp.MaxConnectionAge), fmtDur(grace), fmtDur(p.LongestRPC))
@@ -355,10 +352,7 @@ func serverFindings(p ServerPolicy) []Finding {
 }
 
 func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
-	var fs []Finding
-	add := func(sev Severity, field, format string, args ...any) {
-		fs = append(fs, Finding{Severity: sev, Field: field, Message: fmt.Sprintf(format, args...)})
-	}
+	var fs findings
 	e := effectiveClient(c)
 	_, kep := effectiveServer(s)
 	if !e.enabled() || kep.MinTime < 0 {
@@ -372,7 +366,7 @@ func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
 	strikeEffect := fmt.Sprintf("at the third strike (grpc-go tolerates %d) %s", grpcMaxPingStrikes, goaway)
 
 	if e.time < kep.MinTime {
-		add(Error, "ClientParameters.Time",
+		fs.add(Error, "ClientParameters.Time",
 			"(%s) is below the server's EnforcementPolicy.MinTime (%s): whenever the server writes nothing for a while (%s), "+
 				"every ping sooner than MinTime after the previous one is a strike; %s. "+
 				"The client then doubles Time for new connections of that ClientConn%s, and every new process starts over. "+
@@ -380,7 +374,7 @@ func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
 			fmtDur(e.time), fmtDur(kep.MinTime), when, strikeEffect, doublings(e.time, kep.MinTime),
 			fmtDur(ceilSecond(satAdd(kep.MinTime, pingMargin(kep.MinTime)))), fmtDur(maxMinTimeFor(e.time)))
 	} else if e.time < satAdd(kep.MinTime, pingMargin(kep.MinTime)) {
-		add(Warning, "ClientParameters.Time",
+		fs.add(Warning, "ClientParameters.Time",
 			"(%s) clears the server's EnforcementPolicy.MinTime (%s) by less than %s (the larger of 1s and 10%%). A grpc-go client times each ping from its last read, "+
 				"so its pings arrive at least Time apart, but pings can arrive early: other clients fire a few milliseconds early (grpc/grpc#28830), and a server reader "+
 				"stalled by GC or CPU starvation stamps one ping late and the next one early; three such pings in a row with no server write between them "+
@@ -392,14 +386,14 @@ func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
 	if e.permit && !kep.PermitWithoutStream {
 		switch {
 		case e.time < grpcIdlePingWindow:
-			add(Error, "ClientParameters.PermitWithoutStream",
+			fs.add(Error, "ClientParameters.PermitWithoutStream",
 				"is true, so the client pings every %s even with no RPC in flight, but the server's EnforcementPolicy.PermitWithoutStream is false: "+
 					"with no RPC in flight the server counts any ping within 2h of the previous one as a strike, and about the fourth ping of an idle period "+
 					"(~%s idle) is the third: %s. Doubling Time does not help until it reaches 2h. Set ClientParameters.PermitWithoutStream to false, "+
 					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
 				fmtDur(e.time), fmtDur(satMul(e.time, grpcMaxPingStrikes+2)), goaway)
 		case e.time < satAdd(grpcIdlePingWindow, pingMargin(grpcIdlePingWindow)):
-			add(Warning, "ClientParameters.PermitWithoutStream",
+			fs.add(Warning, "ClientParameters.PermitWithoutStream",
 				"is true with Time %s, but the server's EnforcementPolicy.PermitWithoutStream is false, so idle pings must come at least 2h apart; "+
 					"%s leaves less than %s (10%%) of margin for pings that arrive early. Set ClientParameters.PermitWithoutStream to false, "+
 					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
