@@ -3,7 +3,6 @@ package tracing
 import (
 	"context"
 	"net"
-	"net/netip"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -75,14 +74,22 @@ func (t *Tracer) StartConn(ctx context.Context, local, remote net.Addr) *ConnSpa
 
 // appendAddr adds prefix.address and prefix.port for a TCP address.
 func appendAddr(attrs []attribute.KeyValue, prefix string, a net.Addr) []attribute.KeyValue {
-	ta, ok := a.(*net.TCPAddr)
+	addr, port, ok := tcpAddr(a)
 	if !ok {
 		return attrs
 	}
+	return append(attrs, attribute.String(prefix+".address", addr), attribute.Int(prefix+".port", port))
+}
+
+// tcpAddr returns the address and port of a TCP address, an IPv4 address
+// written as IPv4 even when it arrives IPv4-mapped.
+func tcpAddr(a net.Addr) (addr string, port int, ok bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "", 0, false
+	}
 	ap := ta.AddrPort()
-	return append(attrs,
-		attribute.String(prefix+".address", netip.AddrPortFrom(ap.Addr().Unmap(), 0).Addr().String()),
-		attribute.Int(prefix+".port", int(ap.Port())))
+	return ap.Addr().Unmap().String(), int(ap.Port()), true
 }
 
 // SpanContext returns the span's context, for links from RPC spans. It is

@@ -3,7 +3,6 @@ package tracing
 import (
 	"context"
 	"net"
-	"net/netip"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -78,15 +77,13 @@ func ownSpan(ctx context.Context) trace.Span {
 // both sides, and server.* on a client, whose peer is the server.
 func (t *RPCTracer) SetPeer(ctx context.Context, remote net.Addr) {
 	span := ownSpan(ctx)
-	ta, ok := remote.(*net.TCPAddr)
+	addr, port, ok := tcpAddr(remote)
 	if span == nil || !ok {
 		return
 	}
-	ap := ta.AddrPort()
-	addr := netip.AddrPortFrom(ap.Addr().Unmap(), 0).Addr().String()
-	attrs := []attribute.KeyValue{semconv.NetworkPeerAddress(addr), semconv.NetworkPeerPort(int(ap.Port()))}
+	attrs := []attribute.KeyValue{semconv.NetworkPeerAddress(addr), semconv.NetworkPeerPort(port)}
 	if !t.server {
-		attrs = append(attrs, semconv.ServerAddress(addr), semconv.ServerPort(int(ap.Port())))
+		attrs = append(attrs, semconv.ServerAddress(addr), semconv.ServerPort(port))
 	}
 	span.SetAttributes(attrs...)
 }
