@@ -78,8 +78,8 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		if reason, ok = rpclink.ClientCause(p.call.LastAttempt(), err); ok {
 			p.call.SetCause(reason)
 		}
-	} else if c := rpclink.ConnFrom(p.ctx); c != nil {
-		reason, ok = rpclink.ServerCause(p.ctx, c, err)
+	} else {
+		reason, ok = rpclink.ServerCause(p.ctx, rpclink.ConnFrom(p.ctx), err)
 	}
 	if !ok {
 		return
