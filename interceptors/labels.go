@@ -1,20 +1,11 @@
 package interceptors
 
-import (
-	"context"
-	"strings"
-)
+import "context"
 
 // otherMethod is the rpc.method value for methods the server does not
 // register, as in the OpenTelemetry RPC conventions: the method name comes
 // from the peer, and a peer must not be able to mint label values.
 const otherMethod = "_OTHER"
-
-// methodName returns the fully qualified method ("pkg.Service/Method") of a
-// gRPC full method name ("/pkg.Service/Method").
-func methodName(fullMethod string) string {
-	return strings.TrimPrefix(fullMethod, "/")
-}
 
 type unregisteredKey struct{}
 

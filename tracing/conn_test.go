@@ -65,7 +65,7 @@ func TestConnSpanStaysBounded(t *testing.T) {
 		"network.local.port":            attribute.IntValue(1000),
 	} {
 		if got, ok := attr(s.Attributes(), key); !ok || got != want {
-			t.Errorf("%s = %v, want %v", key, got.Emit(), want.Emit())
+			t.Errorf("%s = %v, want %v", key, got.String(), want.String())
 		}
 	}
 	if s.Status().Code != codes.Error {

@@ -43,8 +43,8 @@ func onlySpan(t *testing.T, e *testenv.End, name string) sdktrace.ReadOnlySpan {
 func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
-		if got, ok := attr(s.Attributes(), k); !ok || got.Emit() != v {
-			t.Errorf("%s: %s = %q, want %q\n%s", s.Name(), k, got.Emit(), v, describe(s))
+		if got, ok := attr(s.Attributes(), k); !ok || got.String() != v {
+			t.Errorf("%s: %s = %q, want %q\n%s", s.Name(), k, got.String(), v, describe(s))
 		}
 	}
 }

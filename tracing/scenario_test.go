@@ -44,12 +44,12 @@ func describe(s sdktrace.ReadOnlySpan) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s span=%s status=%s", s.Name(), s.SpanContext().SpanID(), s.Status().Code)
 	for _, kv := range s.Attributes() {
-		fmt.Fprintf(&b, "\n    %s=%s", kv.Key, kv.Value.Emit())
+		fmt.Fprintf(&b, "\n    %s=%s", kv.Key, kv.Value.String())
 	}
 	for _, ev := range s.Events() {
 		fmt.Fprintf(&b, "\n    event %s", ev.Name)
 		for _, kv := range ev.Attributes {
-			fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value.String())
 		}
 	}
 	for _, l := range s.Links() {

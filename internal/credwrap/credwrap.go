@@ -60,9 +60,11 @@ func (t *transportCreds) Clone() credentials.TransportCredentials {
 	return &transportCreds{inner: t.inner.Clone(), reg: t.reg}
 }
 
-//lint:ignore SA1019 the interface still requires it; forwarding keeps wrapped credentials behaving like the original.
+// OverrideServerName forwards: the interface still requires it, and
+// forwarding keeps wrapped credentials behaving like the original.
 func (t *transportCreds) OverrideServerName(name string) error {
-	return t.inner.OverrideServerName(name) //nolint:staticcheck // forwarded, see above
+	//lint:ignore SA1019 forwarded to the wrapped credentials, see above.
+	return t.inner.OverrideServerName(name)
 }
 
 // UsesXDS forwards the optional method xDS balancers look for.
