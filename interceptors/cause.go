@@ -6,8 +6,8 @@ import (
 
 	"google.golang.org/grpc/status"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
+	"github.com/grpcpulse/grpcpulse/stats"
 )
 
 // Cause reports why an RPC failed, when it failed because its transport
@@ -19,27 +19,28 @@ import (
 // is invisible to status.FromError, status.Code and errors.Is. On a server,
 // pass the handler's context too: its transport is found there. An error
 // whose transport cannot be found is classified from grpc-go's error text,
-// which names fewer causes (ReasonUnknown when it says only that the
+// which names fewer causes (stats.ReasonUnknown when it says only that the
 // transport closed).
-func Cause(ctx context.Context, err error) (Reason, bool) {
+//
+// The reason is the one the transport's grpc.close.reason records, so a
+// log line and a dashboard agree; compare it with the constants of package
+// stats or print it with String.
+func Cause(ctx context.Context, err error) (stats.Reason, bool) {
 	if err == nil {
-		return "", false
+		return stats.ReasonUnknown, false
 	}
 	var te *transportError
 	if errors.As(err, &te) {
-		return reasonOf(te.reason), true
+		return te.reason, true
 	}
 	if ctx != nil {
+		// Asked by the handler itself, perhaps before its end: decide
+		// afresh rather than fix the attempt's verdict early.
 		if c := rpclink.ConnFrom(ctx); c != nil && c.Journal != nil {
-			r, ok := rpclink.ServerCause(ctx, c, err)
-			return reasonOf(r), ok
+			return rpclink.ServerCause(ctx, c, err)
 		}
 	}
-	r, ok := rpclink.TextCause(err)
-	if !ok {
-		return "", false
-	}
-	return reasonOf(r), true
+	return rpclink.TextCause(err)
 }
 
 // transportError is a client RPC error with the cause the interceptor found.
@@ -47,7 +48,7 @@ func Cause(ctx context.Context, err error) (Reason, bool) {
 // same text, same status, and Unwrap for errors.Is and errors.As.
 type transportError struct {
 	err    error
-	reason conntrack.Reason
+	reason stats.Reason
 }
 
 func (e *transportError) Error() string { return e.err.Error() }

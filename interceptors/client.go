@@ -60,7 +60,8 @@ func (s *clientStream) RecvMsg(m any) error {
 // clientContext carries the call's state to the stats handler and the
 // reporter. A method that is not from generated code (no grpc.StaticMethod
 // call option, as with a proxy forwarding whatever its own clients ask for)
-// is recorded as _OTHER, as grpc-go's own OpenTelemetry plugin does.
+// is recorded as _OTHER: grpc-go's own OpenTelemetry plugin applies the same
+// rule (and writes "other"); _OTHER is the OpenTelemetry conventions' value.
 func clientContext(ctx context.Context, call *rpclink.Call, opts []grpc.CallOption) context.Context {
 	ctx = rpclink.WithCall(ctx, call)
 	for _, o := range opts {

@@ -2,11 +2,6 @@ package interceptors
 
 import "context"
 
-// otherMethod is the rpc.method value for methods the server does not
-// register, as in the OpenTelemetry RPC conventions: the method name comes
-// from the peer, and a peer must not be able to mint label values.
-const otherMethod = "_OTHER"
-
 type unregisteredKey struct{}
 
 // withUnregistered marks a call whose method name must not become a label:

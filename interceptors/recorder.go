@@ -12,11 +12,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcpulse/grpcpulse/internal/config"
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
+
+// Option configures an interceptor. Build options with package options
+// (options.WithMeterProvider, ...): the interceptors, the stats handlers
+// and the bundles take the same option list.
+type Option = config.Option
 
 // recorder is the go-grpc-middleware Reportable of one interceptor: it
 // hands each call a reporter that classifies the call's end.
@@ -27,8 +33,12 @@ type recorder struct {
 }
 
 func newRecorder(side conntrack.Side, opts []Option) *recorder {
-	cfg := newConfig(opts)
-	m := cfg.meterProvider.Meter(semconv.ScopeName)
+	sides := config.Client
+	if side == conntrack.Server {
+		sides = config.Server
+	}
+	cfg := config.Build(sides, opts)
+	m := cfg.MeterProvider.Meter(semconv.ScopeName)
 	failures, err := m.Int64Counter(semconv.MetricTransportFailures,
 		metric.WithUnit("{call}"),
 		metric.WithDescription("RPCs that failed because their transport ended or drained, by the transport's close reason."))
@@ -64,6 +74,15 @@ type reporter struct {
 // PostCall implements mw.Reporter. It runs once, when the application sees
 // the call's final outcome: after grpc-go's transparent retries.
 func (p *reporter) PostCall(err error, _ time.Duration) {
+	if p.rec.side == conntrack.Server {
+		if a := rpclink.AttemptFrom(p.ctx); a != nil {
+			// The handler returned: the attempt no longer needs its
+			// transport, and grpc-go has not yet written its status, so
+			// a client that closes once it has the status can never make
+			// this attempt look cut (grpc.close.active_rpcs).
+			a.Finish()
+		}
+	}
 	if err == nil {
 		return
 	}
@@ -75,11 +94,27 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		if p.call == nil {
 			return
 		}
-		if reason, ok = rpclink.ClientCause(p.call.LastAttempt(), err); ok {
+		// The stats handler decided at the last attempt's End, which
+		// precedes this; without a handler, grpc-go's text decides.
+		a := p.call.LastAttempt()
+		if a == nil {
+			reason, ok = rpclink.TextCause(err)
+		} else {
+			reason, ok = a.Cause(func() (conntrack.Reason, bool) { return rpclink.ClientCause(a, err) })
+		}
+		if ok {
 			p.call.SetCause(reason)
 		}
 	} else {
-		reason, ok = rpclink.ServerCause(p.ctx, rpclink.ConnFrom(p.ctx), err)
+		// The handler returned, before grpc-go writes its status: this
+		// decides for the stats handler's End too.
+		if a := rpclink.AttemptFrom(p.ctx); a != nil {
+			reason, ok = a.Cause(func() (conntrack.Reason, bool) {
+				return rpclink.ServerCause(p.ctx, rpclink.ConnFrom(p.ctx), err)
+			})
+		} else {
+			reason, ok = rpclink.ServerCause(p.ctx, rpclink.ConnFrom(p.ctx), err)
+		}
 	}
 	if !ok {
 		return
@@ -88,7 +123,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		p.rec.sideAttr,
 		semconv.CloseReason.String(reason.String()),
 		semconv.RPCMethod.String(p.method()),
-		semconv.RPCStatusCode.String(tracing.CodeName(statusCode(err))),
+		semconv.RPCStatusCode.String(spans.CodeName(statusCode(err))),
 	)))
 }
 
@@ -96,7 +131,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 // does not register or the client did not get from generated code.
 func (p *reporter) method() string {
 	if isUnregistered(p.ctx) {
-		return otherMethod
+		return semconv.OtherMethod
 	}
 	return p.meta.Service + "/" + p.meta.Method
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
+	"github.com/grpcpulse/grpcpulse/stats"
 )
 
 // The scenarios run real grpc-go servers and clients with grpcpulse's stats
@@ -37,25 +38,26 @@ func start(t *testing.T, cfg testenv.Setup) *testenv.Scenario {
 
 // serverCauses makes the scenario's handlers report, when their context
 // ends, what Cause says about it.
-func serverCauses(s *testenv.Scenario) <-chan interceptors.Reason {
-	causes := make(chan interceptors.Reason, 16)
+func serverCauses(s *testenv.Scenario) <-chan string {
+	causes := make(chan string, 16)
 	s.Svc.Ended = func(ctx context.Context, err error) {
 		r, ok := interceptors.Cause(ctx, err)
 		if !ok {
-			r = "(none)"
+			causes <- "(none)"
+			return
 		}
-		causes <- r
+		causes <- r.String()
 	}
 	return causes
 }
 
 // checkServerCause asserts what Cause told the server's handler.
-func checkServerCause(t *testing.T, causes <-chan interceptors.Reason, want interceptors.Reason) {
+func checkServerCause(t *testing.T, causes <-chan string, want stats.Reason) {
 	t.Helper()
 	select {
 	case got := <-causes:
 		t.Logf("server handler: Cause = %s", got)
-		if got != want {
+		if got != want.String() {
 			t.Errorf("Cause(handler context) = %q, want %q", got, want)
 		}
 	case <-time.After(testenv.Patience):
@@ -126,7 +128,7 @@ func receive(t *testing.T, errc <-chan error) error {
 
 // checkClientError asserts that the application got Unavailable and that
 // Cause names want.
-func checkClientError(t *testing.T, err error, want interceptors.Reason) {
+func checkClientError(t *testing.T, err error, want stats.Reason) {
 	t.Helper()
 	t.Logf("client application got: %v", err)
 	if status.Code(err) != codes.Unavailable {
@@ -146,8 +148,8 @@ func TestMaxConnectionAgeCutsStream(t *testing.T) {
 	})}})
 	causes := serverCauses(s)
 	recv := blockingStream(t, s, s.Dial(t, nil, true))
-	checkClientError(t, recv(), interceptors.ReasonMaxConnectionAge)
-	checkServerCause(t, causes, interceptors.ReasonMaxConnectionAge)
+	checkClientError(t, recv(), stats.ReasonMaxConnectionAge)
+	checkServerCause(t, causes, stats.ReasonMaxConnectionAge)
 	s.Client.WaitFailure(t, "max_connection_age", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "max_connection_age", streamMethod, "CANCELLED")
 	// The stream was in flight when each side's transport ended.
@@ -174,9 +176,9 @@ func TestKeepaliveTimeoutFailsUnary(t *testing.T) {
 	causes := serverCauses(s)
 	errc := blockingUnary(t, s, cc, 10*time.Minute)
 	s.Proxy.Blackhole()
-	checkServerCause(t, causes, interceptors.ReasonKeepaliveTimeout)
+	checkServerCause(t, causes, stats.ReasonKeepaliveTimeout)
 	s.Server.WaitFailure(t, "keepalive_timeout", unaryMethod, "CANCELLED")
-	checkClientError(t, receive(t, errc), interceptors.ReasonKeepaliveTimeout)
+	checkClientError(t, receive(t, errc), stats.ReasonKeepaliveTimeout)
 	s.Client.WaitFailure(t, "keepalive_timeout", unaryMethod, "UNAVAILABLE")
 }
 
@@ -191,7 +193,7 @@ func TestTooManyPingsCutsStream(t *testing.T) {
 	// and sends the GOAWAY after the third strike; the first may only
 	// reset the strikes.
 	s.Proxy.InjectPings(6)
-	checkClientError(t, recv(), interceptors.ReasonTooManyPings)
+	checkClientError(t, recv(), stats.ReasonTooManyPings)
 	s.Client.WaitFailure(t, "too_many_pings", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "too_many_pings", streamMethod, "CANCELLED")
 }
@@ -238,11 +240,11 @@ func TestStopFailsRPC(t *testing.T) {
 		t.Fatalf("client error = %v, want Unavailable", err)
 	}
 	cause, ok := interceptors.Cause(context.Background(), err)
-	if !ok || (cause != interceptors.ReasonPeerClosed && cause != interceptors.ReasonConnectionReset) {
+	if !ok || (cause != stats.ReasonPeerClosed && cause != stats.ReasonConnectionReset) {
 		t.Fatalf("Cause = %q, %v; want peer_closed or connection_reset", cause, ok)
 	}
-	s.Client.WaitClose(t, string(cause), "peer")
-	s.Client.WaitFailure(t, string(cause), streamMethod, "UNAVAILABLE")
+	s.Client.WaitClose(t, cause.String(), "peer")
+	s.Client.WaitFailure(t, cause.String(), streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "server_shutdown", streamMethod, "CANCELLED")
 }
 
@@ -253,7 +255,7 @@ func TestResetFailsStream(t *testing.T) {
 	s := start(t, testenv.Setup{Proxy: true})
 	recv := blockingStream(t, s, s.Dial(t, nil, true))
 	s.Proxy.Reset()
-	checkClientError(t, recv(), interceptors.ReasonConnectionReset)
+	checkClientError(t, recv(), stats.ReasonConnectionReset)
 	s.Client.WaitFailure(t, "connection_reset", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "connection_reset", streamMethod, "CANCELLED")
 }

@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
 
 // UnaryServerInterceptor returns an interceptor that counts the handlers
@@ -36,7 +36,7 @@ func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 			// grpc-go passes the service implementation, and nil for
 			// the UnknownServiceHandler: the method was chosen by the
 			// peer.
-			tracing.MarkUnregistered(ss.Context())
+			spans.MarkUnregistered(ss.Context())
 			ss = &serverStream{ServerStream: ss, ctx: withUnregistered(ss.Context())}
 		}
 		return inner(srv, ss, info, handler)

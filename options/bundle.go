@@ -1,48 +1,50 @@
 package options
 
 import (
+	"errors"
 	"fmt"
 
-	"go.opentelemetry.io/otel"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/internal/config"
 	"github.com/grpcpulse/grpcpulse/stats"
 )
 
 // Server returns the grpc.ServerOptions that install grpcpulse on a server:
 // the keepalive policy (DefaultServerPolicy unless overridden), the wrapped
 // credentials, the stats handlers (grpcpulse's, then those of
-// WithStatsHandler) and the
-// interceptors, which are chained after any the application adds.
+// WithStatsHandler) and the interceptors, which are chained after any the
+// application adds.
 //
 //	srv := grpc.NewServer(options.Server(options.WithMeterProvider(mp))...)
 //
-// An override with an Error finding (see ValidateServer) is not applied;
-// see WithInvalidPolicyHandler.
+// A keepalive override is applied as written, and what ValidateServer finds
+// in it is reported (WithErrorHandler). Only a value grpc-go would reject
+// or panic on (a Fatal finding) is not applied: the preset stays.
 func Server(opts ...Option) []grpc.ServerOption {
-	c := newConfig(opts)
-	policy, err := c.server()
-	if err != nil {
-		c.invalid(err)
+	c := config.Build(config.Server, opts)
+	policy, findings := serverPolicy(c)
+	report(c, "server", findings)
+	h := stats.NewServerHandler(config.Of(c))
+	creds := c.Creds
+	if creds == nil {
+		creds = insecure.NewCredentials()
 	}
-	h := stats.NewServerHandler(c.statsOptions()...)
-	io := interceptors.WithMeterProvider(c.meterProvider)
 	out := []grpc.ServerOption{
-		grpc.Creds(h.WrapCredentials(c.credentials())),
+		grpc.Creds(h.WrapCredentials(creds)),
 		grpc.KeepaliveParams(policy.Parameters),
 		grpc.KeepaliveEnforcementPolicy(policy.Enforcement),
+		grpc.StatsHandler(h),
 	}
-	out = append(out, grpc.StatsHandler(h))
-	for _, sh := range c.statsHandlers {
+	for _, sh := range c.StatsHandlers {
 		out = append(out, grpc.StatsHandler(sh))
 	}
 	return append(out,
-		grpc.ChainUnaryInterceptor(interceptors.UnaryServerInterceptor(io)),
-		grpc.ChainStreamInterceptor(interceptors.StreamServerInterceptor(io)),
+		grpc.ChainUnaryInterceptor(interceptors.UnaryServerInterceptor(config.Of(c))),
+		grpc.ChainStreamInterceptor(interceptors.StreamServerInterceptor(config.Of(c))),
 	)
 }
 
@@ -53,103 +55,108 @@ func Server(opts ...Option) []grpc.ServerOption {
 //
 //	cc, err := grpc.NewClient(target, options.Client(options.WithMeterProvider(mp))...)
 //
-// An override with an Error finding, alone or against the peer's policy
-// (WithPeerServerPolicy), is not applied; see WithInvalidPolicyHandler.
+// A keepalive override is applied as written, and what ValidateClient (and
+// Validate against WithPeerServerPolicy, when given) finds in it is
+// reported. Only a value grpc-go would reject (a Fatal finding) is not
+// applied: the preset stays.
 func Client(opts ...Option) []grpc.DialOption {
-	c := newConfig(opts)
-	params, err := c.client()
-	if err != nil {
-		c.invalid(err)
+	c := config.Build(config.Client, opts)
+	params, findings := clientParams(c)
+	report(c, "client", findings)
+	h := stats.NewClientHandler(config.Of(c))
+	var out []grpc.DialOption
+	switch {
+	case c.Bundle != nil:
+		out = append(out, grpc.WithCredentialsBundle(h.WrapBundle(c.Bundle)))
+	case c.Creds != nil:
+		out = append(out, grpc.WithTransportCredentials(h.WrapCredentials(c.Creds)))
+	default:
+		out = append(out, grpc.WithTransportCredentials(h.WrapCredentials(insecure.NewCredentials())))
 	}
-	h := stats.NewClientHandler(c.statsOptions()...)
-	io := interceptors.WithMeterProvider(c.meterProvider)
-	out := []grpc.DialOption{
-		grpc.WithTransportCredentials(h.WrapCredentials(c.credentials())),
-		grpc.WithKeepaliveParams(params),
-	}
-	out = append(out, grpc.WithStatsHandler(h))
-	for _, sh := range c.statsHandlers {
+	out = append(out, grpc.WithKeepaliveParams(params), grpc.WithStatsHandler(h))
+	for _, sh := range c.StatsHandlers {
 		out = append(out, grpc.WithStatsHandler(sh))
 	}
 	return append(out,
-		grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(io)),
-		grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(io)),
+		grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(config.Of(c))),
+		grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(config.Of(c))),
 	)
 }
 
-// CheckServer returns the error Server would report for these options, or
-// nil: for programs that would rather fail at start than run with the
-// preset in place of a rejected override.
+// CheckServer returns the Error and Fatal findings of the keepalive
+// overrides in opts, joined, or nil: for programs that would rather fail
+// at start than run with a policy that breaks connections.
 func CheckServer(opts ...Option) error {
-	c := newConfig(opts)
-	_, err := c.server()
-	return err
+	_, findings := serverPolicy(config.Build(config.Server, opts))
+	return Err(findings)
 }
 
 // CheckClient is CheckServer for Client.
 func CheckClient(opts ...Option) error {
-	c := newConfig(opts)
-	_, err := c.client()
-	return err
+	_, findings := clientParams(config.Build(config.Client, opts))
+	return Err(findings)
 }
 
-// server returns the server policy to install: the preset with the
-// overrides, or the preset alone if the overrides have an Error finding.
-func (c *config) server() (ServerPolicy, error) {
-	p := c.serverPolicy
-	if c.serverParams == nil && c.enforcement == nil {
-		return p, nil
-	}
-	if c.serverParams != nil {
-		p.Parameters = *c.serverParams
-	}
-	if c.enforcement != nil {
-		p.Enforcement = *c.enforcement
-	}
-	if err := Err(ValidateServer(p)); err != nil {
-		return c.serverPolicy, fmt.Errorf("grpcpulse: server keepalive override not applied, the preset stays: %w", err)
-	}
-	return p, nil
-}
-
-// client returns the client parameters to install, by the same rule.
-func (c *config) client() (keepalive.ClientParameters, error) {
-	preset := DefaultClientParameters()
-	if c.clientParams == nil {
+// serverPolicy returns the server policy to install, the preset with the
+// overrides, and the findings about the overrides. With a Fatal finding the
+// preset stays.
+func serverPolicy(c *config.Config) (ServerPolicy, []Finding) {
+	preset := DefaultServerPolicy()
+	if c.ServerParams == nil && c.Enforcement == nil && c.LongestRPC == nil {
 		return preset, nil
 	}
-	peer := GRPCDefaultServerPolicy()
-	if c.peerPolicySet {
-		peer = c.peerPolicy
+	p := preset
+	if c.ServerParams != nil {
+		p.Parameters = *c.ServerParams
 	}
-	// The peer's own findings are not the client's to fix: only the
-	// client alone and the pair decide.
-	if err := Err(append(clientFindings(*c.clientParams), pairFindings(*c.clientParams, peer)...)); err != nil {
-		return preset, fmt.Errorf("grpcpulse: client keepalive override not applied, the preset stays: %w", err)
+	if c.Enforcement != nil {
+		p.Enforcement = *c.Enforcement
 	}
-	return *c.clientParams, nil
+	if c.LongestRPC != nil {
+		p.LongestRPC = *c.LongestRPC
+	}
+	findings := ValidateServer(p)
+	if atLeast(findings, Fatal) != nil {
+		return preset, findings
+	}
+	return p, findings
 }
 
-func (c *config) credentials() credentials.TransportCredentials {
-	if c.creds != nil {
-		return c.creds
+// clientParams is serverPolicy for a client. The client is checked against
+// the servers' policy only when WithPeerServerPolicy says what it is: any
+// other policy would be a guess.
+func clientParams(c *config.Config) (keepalive.ClientParameters, []Finding) {
+	preset := DefaultClientParameters()
+	if c.ClientParams == nil {
+		return preset, nil
 	}
-	return insecure.NewCredentials()
+	p := *c.ClientParams
+	findings := clientFindings(p)
+	if c.PeerParams != nil {
+		// The peer's own findings are not the client's to fix.
+		peer := ServerPolicy{Parameters: *c.PeerParams, Enforcement: *c.PeerEnforcement, LongestRPC: c.PeerLongestRPC}
+		findings = append(findings, pairFindings(p, peer)...)
+	}
+	findings = sortFindings(findings)
+	if atLeast(findings, Fatal) != nil {
+		return preset, findings
+	}
+	return p, findings
 }
 
-func (c *config) statsOptions() []stats.Option {
-	return []stats.Option{
-		stats.WithMeterProvider(c.meterProvider),
-		stats.WithTracerProvider(c.tracerProvider),
-		stats.WithConnectionSpans(!c.noConnSpans),
-		stats.WithRPCSpans(c.rpcSpans),
-	}
-}
-
-func (c *config) invalid(err error) {
-	if c.onInvalidPolicy != nil {
-		c.onInvalidPolicy(err)
+// report passes the findings about a side's keepalive overrides to the
+// error handler, in one error: a Fatal one says the preset stays.
+func report(c *config.Config, side string, findings []Finding) {
+	if len(findings) == 0 {
 		return
 	}
-	otel.Handle(err)
+	errs := make([]error, len(findings))
+	for i, f := range findings {
+		errs[i] = f
+	}
+	what := "applied as written"
+	if atLeast(findings, Fatal) != nil {
+		what = "NOT applied, the preset stays, because grpc-go would reject it"
+	}
+	c.Handle(fmt.Errorf("grpcpulse: %s keepalive override %s; Validate reports: %w", side, what, errors.Join(errs...)))
 }

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 
+	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
@@ -58,42 +63,172 @@ func TestBundlesInstallEverything(t *testing.T) {
 	}
 }
 
-// An override with an Error finding is reported with what to change, and
-// not applied.
-func TestBadOverrideIsReported(t *testing.T) {
-	t.Parallel()
-	var reported []error
-	onInvalid := options.WithInvalidPolicyHandler(func(err error) { reported = append(reported, err) })
+// collect returns an error handler option and what it was handed.
+func collect() (options.Option, func() []error) {
+	var (
+		mu  sync.Mutex
+		got []error
+	)
+	return options.WithErrorHandler(func(err error) {
+			mu.Lock()
+			got = append(got, err)
+			mu.Unlock()
+		}), func() []error {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]error(nil), got...)
+		}
+}
 
-	tooFast := options.WithClientParameters(keepalive.ClientParameters{Time: time.Minute, Timeout: 10 * time.Second})
-	_ = options.Client(tooFast, onInvalid)
-	if len(reported) != 1 || !strings.Contains(reported[0].Error(), "too_many_pings") {
-		t.Fatalf("reported %v, want one error about too_many_pings", reported)
+func oneError(t *testing.T, what string, got []error, want ...string) {
+	t.Helper()
+	if len(got) != 1 {
+		t.Fatalf("%s: reported %d errors, want 1: %v", what, len(got), got)
 	}
-	if err := options.CheckClient(tooFast); err == nil {
-		t.Error("CheckClient accepted a client Time below grpc's default MinTime")
-	}
-	// The same client is fine against servers that use grpcpulse's
-	// default policy.
-	if err := options.CheckClient(tooFast, options.WithPeerServerPolicy(options.DefaultServerPolicy())); err != nil {
-		t.Errorf("CheckClient against DefaultServerPolicy: %v", err)
-	}
-
-	reported = nil
-	negative := options.WithServerParameters(keepalive.ServerParameters{Timeout: -time.Second})
-	_ = options.Server(negative, onInvalid)
-	if len(reported) != 1 || !strings.Contains(reported[0].Error(), "Timeout") {
-		t.Fatalf("reported %v, want one error about Timeout", reported)
-	}
-	var f options.Finding
-	if err := options.CheckServer(negative); !errors.As(err, &f) || f.Severity != options.Error {
-		t.Errorf("CheckServer = %v, want an Error finding", err)
-	}
-
-	reported = nil
-	_ = options.Server(onInvalid)
-	_ = options.Client(onInvalid)
-	if len(reported) != 0 {
-		t.Errorf("the presets were reported: %v", reported)
+	for _, w := range want {
+		if !strings.Contains(got[0].Error(), w) {
+			t.Errorf("%s: reported %q, want it to say %q", what, got[0], w)
+		}
 	}
 }
+
+// What the user writes is applied as written; Validate's findings are
+// reported, and only what grpc-go would reject is not applied.
+func TestOverridesAreAppliedAndReported(t *testing.T) {
+	t.Parallel()
+	// A client Time below grpc's default MinTime is no finding at all
+	// without a known peer policy: any policy would be a guess.
+	fast := options.WithClientParameters(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true})
+	handler, reported := collect()
+	_ = options.Client(fast, handler)
+	if got := reported(); len(got) != 0 {
+		t.Errorf("a client override without a peer policy was reported: %v", got)
+	}
+	if err := options.CheckClient(fast); err != nil {
+		t.Errorf("CheckClient without a peer policy: %v", err)
+	}
+	// Against a known peer policy it is reported, and still applied.
+	handler, reported = collect()
+	_ = options.Client(fast, options.WithPeerServerPolicy(options.GRPCDefaultServerPolicy()), handler)
+	oneError(t, "client against grpc's defaults", reported(), "applied as written", "too_many_pings")
+	if err := options.CheckClient(fast, options.WithPeerServerPolicy(options.GRPCDefaultServerPolicy())); err == nil {
+		t.Error("CheckClient accepted a client Time below the peer's MinTime")
+	}
+
+	// A negative Timeout would fail every connection (TCP_USER_TIMEOUT):
+	// not applied, and said so.
+	handler, reported = collect()
+	negative := options.WithServerParameters(keepalive.ServerParameters{Timeout: -time.Second})
+	_ = options.Server(negative, handler)
+	oneError(t, "negative server Timeout", reported(), "NOT applied", "ServerParameters.Timeout")
+	var f options.Finding
+	if err := options.CheckServer(negative); !errors.As(err, &f) || f.Severity != options.Fatal {
+		t.Errorf("CheckServer = %v, want a Fatal finding", err)
+	}
+
+	// WithServerPolicy is checked like the field overrides.
+	handler, reported = collect()
+	_ = options.Server(options.WithServerPolicy(options.ServerPolicy{Parameters: keepalive.ServerParameters{MaxConnectionAge: -time.Second}}), handler)
+	oneError(t, "WithServerPolicy with a negative MaxConnectionAge", reported(), "NOT applied", "MaxConnectionAge")
+
+	// Mistakes in the option list are reported, not ignored.
+	handler, reported = collect()
+	_ = options.Server(options.WithClientParameters(options.DefaultClientParameters()), handler)
+	oneError(t, "a client option given to Server", reported(), "options.WithClientParameters", "client option")
+	handler, reported = collect()
+	_ = options.Client(options.WithMeterProvider(nil), handler)
+	oneError(t, "a nil MeterProvider", reported(), "options.WithMeterProvider", "nil")
+
+	// The presets are never reported.
+	handler, reported = collect()
+	_ = options.Server(handler)
+	_ = options.Client(handler)
+	if got := reported(); len(got) != 0 {
+		t.Errorf("the presets were reported: %v", got)
+	}
+}
+
+// The user's client parameters run as written: a keepalive Time of 10s and
+// Timeout of 1s (which grpc's default server would answer with
+// too_many_pings, but the user's own server allows) detect a blackholed
+// path.
+func TestClientOverrideDetectsDeadPath(t *testing.T) {
+	t.Parallel()
+	sm, cm := testenv.NewMetrics(t), testenv.NewMetrics(t)
+	_, addr := testenv.Serve(t, &testenv.Service{}, options.Server(
+		options.WithMeterProvider(sm.Provider),
+		options.WithEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+	)...)
+	proxy, err := faultproxy.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	cc, err := grpc.NewClient(proxy.Addr(), options.Client(
+		options.WithMeterProvider(cm.Provider),
+		options.WithClientParameters(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: time.Second, PermitWithoutStream: true}),
+	)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	testenv.Call(t, cc)
+	proxy.Blackhole()
+	testenv.Eventually(t, func() string {
+		if cm.Sum(t, semconv.MetricCloses, semconv.CloseReason.String("keepalive_timeout"), semconv.CloseInitiator.String("local")) == 1 {
+			return ""
+		}
+		return cm.Dump(t, semconv.MetricCloses) + cm.Dump(t, semconv.MetricPings)
+	})
+}
+
+// A credentials bundle is wrapped like transport credentials: its frames
+// are observed, and its per-RPC credentials still reach the server.
+func TestCredentialsBundle(t *testing.T) {
+	t.Parallel()
+	cm := testenv.NewMetrics(t)
+	sawToken := make(chan bool, 1)
+	svc := &testenv.Service{}
+	_, addr := testenv.Serve(t, svc, append(options.Server(), grpc.ChainUnaryInterceptor(
+		func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			select {
+			case sawToken <- len(md.Get("x-token")) == 1:
+			default:
+			}
+			return h(ctx, req)
+		}))...)
+	cc, err := grpc.NewClient(addr, options.Client(options.WithMeterProvider(cm.Provider), options.WithCredentialsBundle(tokenBundle{}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Call(t, cc)
+	if !<-sawToken {
+		t.Error("the bundle's per-RPC credentials did not reach the server")
+	}
+	_ = cc.Close()
+	// Only the wire tells a client's own close apart from unknown.
+	testenv.Eventually(t, func() string {
+		if cm.Sum(t, semconv.MetricCloses, semconv.CloseReason.String("client_shutdown"), semconv.CloseInitiator.String("local")) == 1 {
+			return ""
+		}
+		return cm.Dump(t, semconv.MetricCloses)
+	})
+}
+
+// tokenBundle is a credentials.Bundle of insecure transport credentials and
+// a per-RPC token.
+type tokenBundle struct{}
+
+func (tokenBundle) TransportCredentials() credentials.TransportCredentials {
+	return insecure.NewCredentials()
+}
+func (tokenBundle) PerRPCCredentials() credentials.PerRPCCredentials { return token{} }
+func (b tokenBundle) NewWithMode(string) (credentials.Bundle, error) { return b, nil }
+
+type token struct{}
+
+func (token) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"x-token": "t"}, nil
+}
+func (token) RequireTransportSecurity() bool { return false }

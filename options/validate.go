@@ -21,8 +21,14 @@ const (
 	Warning Severity = iota + 1
 	// Error marks a setting that will break connections or RPCs in normal
 	// operation (too_many_pings, RPCs cut at MaxConnectionAgeGrace), or that is
-	// invalid (negative durations).
+	// invalid (negative durations). Server and Client apply what the user
+	// wrote all the same and report the finding.
 	Error
+	// Fatal marks a value grpc-go rejects or panics on: a negative Timeout
+	// (setting it as TCP_USER_TIMEOUT fails, and with it every connection)
+	// or a MaxConnectionAge below 10ns (the server panics on the first
+	// connection). Server and Client do not apply such a value.
+	Fatal
 )
 
 // String returns "warning" or "error".
@@ -32,6 +38,8 @@ func (s Severity) String() string {
 		return "warning"
 	case Error:
 		return "error"
+	case Fatal:
+		return "fatal"
 	}
 	return "Severity(" + strconv.Itoa(int(s)) + ")"
 }
@@ -59,14 +67,19 @@ func (f Finding) String() string {
 // Error returns f.String().
 func (f Finding) Error() string { return f.String() }
 
-// Err returns nil if findings hold no Error-severity finding, and otherwise
-// the Error-severity findings joined with errors.Join (warnings are left
-// out). It lets code that applies a keepalive policy refuse one that would
-// break connections while still accepting one that merely has warnings.
+// Err returns nil if findings hold no Error or Fatal finding, and otherwise
+// those findings joined with errors.Join (warnings are left out). It lets
+// code that checks a keepalive policy refuse one that would break
+// connections while still accepting one that merely has warnings.
 func Err(findings []Finding) error {
+	return atLeast(findings, Error)
+}
+
+// atLeast joins the findings of severity sev or higher, or returns nil.
+func atLeast(findings []Finding, sev Severity) error {
 	var errs []error
 	for _, f := range findings {
-		if f.Severity == Error {
+		if f.Severity >= sev {
 			errs = append(errs, f)
 		}
 	}
@@ -105,7 +118,8 @@ const (
 // Infinity. To describe a client that does not pass grpc.WithKeepaliveParams
 // at all, use GRPCDefaultClientParameters (Time: Infinity).
 //
-// Findings come Errors first, then Warnings, each group in a fixed order.
+// Findings come the most severe first (Fatal, Error, Warning), each group in
+// a fixed order.
 // Validate compares configurations; it does not see traffic. The facts about
 // grpc-go it relies on: the server answers every ping; it counts a strike
 // for a ping that arrives sooner than MinTime after the previous one (or,
@@ -136,7 +150,6 @@ func ValidateServer(p ServerPolicy) []Finding {
 	return sortFindings(serverFindings(p))
 }
 
-// sortFindings puts Errors before Warnings and keeps the order within each.
 // findings collects the findings of one check function.
 type findings []Finding
 
@@ -164,6 +177,8 @@ func (fs *findings) timeout(field, peer string, t, timeout time.Duration) {
 	}
 }
 
+// sortFindings puts the most severe findings first and keeps the order
+// within each severity.
 func sortFindings(fs []Finding) []Finding {
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
 	return fs
@@ -239,7 +254,7 @@ func clientFindings(c keepalive.ClientParameters) []Finding {
 			fmtDur(c.Time))
 	}
 	if c.Timeout < 0 {
-		fs.add(Error, "ClientParameters.Timeout",
+		fs.add(Fatal, "ClientParameters.Timeout",
 			"is negative (%s): with keepalive on, grpc-go closes the connection as soon as a keepalive ping is not answered instantly, "+
 				"and the kernel rejects it as TCP_USER_TIMEOUT. Set it to 20s (grpc's default).",
 			fmtDur(c.Timeout))
@@ -263,30 +278,31 @@ func serverFindings(p ServerPolicy) []Finding {
 	var fs findings
 	kp, kep := p.Parameters, p.Enforcement
 	negatives := [...]struct {
+		sev    Severity
 		field  string
 		value  time.Duration
 		effect string
 		fix    string
 	}{
-		{"ServerParameters.MaxConnectionIdle", kp.MaxConnectionIdle,
+		{Error, "ServerParameters.MaxConnectionIdle", kp.MaxConnectionIdle,
 			"grpc-go drains every connection with GOAWAY \"max_idle\" as soon as it has no RPC in flight",
 			"3m (LoadBalancedServerPolicy), or Infinity to never close idle connections"},
-		{"ServerParameters.MaxConnectionAge", kp.MaxConnectionAge,
+		{Fatal, "ServerParameters.MaxConnectionAge", kp.MaxConnectionAge,
 			"grpc-go's +/-10% jitter calls rand.Int64N with a non-positive bound and the server panics on the first connection",
 			"10m (LoadBalancedServerPolicy), or Infinity to never age connections out"},
-		{"ServerParameters.MaxConnectionAgeGrace", kp.MaxConnectionAgeGrace,
+		{Error, "ServerParameters.MaxConnectionAgeGrace", kp.MaxConnectionAgeGrace,
 			"grpc-go closes a connection hard right after its max_age GOAWAY, failing every RPC in flight",
 			"2m (LoadBalancedServerPolicy), or Infinity"},
-		{"ServerParameters.Time", kp.Time,
+		{Error, "ServerParameters.Time", kp.Time,
 			"grpc-go's keepalive timer fires at once, forever: a busy loop per connection that pings after every read",
 			"2m (DefaultServerPolicy), or Infinity to disable server pings"},
-		{"ServerParameters.Timeout", kp.Timeout,
+		{Fatal, "ServerParameters.Timeout", kp.Timeout,
 			"grpc-go closes a connection as soon as a keepalive ping is not answered instantly, and the kernel rejects it as TCP_USER_TIMEOUT",
 			"20s (grpc's default)"},
-		{"EnforcementPolicy.MinTime", kep.MinTime,
+		{Error, "EnforcementPolicy.MinTime", kep.MinTime,
 			"grpc-go never counts a ping as too early, so enforcement is off",
 			"5s (DefaultServerPolicy), or 0 for grpc's 5m"},
-		{"ServerPolicy.LongestRPC", p.LongestRPC,
+		{Error, "ServerPolicy.LongestRPC", p.LongestRPC,
 			"it cannot describe an RPC",
 			"the longest RPC the service serves, 0 if unknown, or Infinity"},
 	}
@@ -294,14 +310,14 @@ func serverFindings(p ServerPolicy) []Finding {
 	for _, n := range negatives {
 		if n.value < 0 {
 			invalid = true
-			fs.add(Error, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
+			fs.add(n.sev, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
 		}
 	}
 	// getJitter draws from rand.Int64N(2*(age/10)), which panics for a zero
 	// bound, that is for any age below 10ns.
 	if kp.MaxConnectionAge > 0 && kp.MaxConnectionAge < 10*time.Nanosecond {
 		invalid = true
-		fs.add(Error, "ServerParameters.MaxConnectionAge",
+		fs.add(Fatal, "ServerParameters.MaxConnectionAge",
 			"is %s: grpc-go's +/-10%% jitter rounds to a zero bound for rand.Int64N below 10ns and the server panics on the first connection. "+
 				"Set it to 10m (LoadBalancedServerPolicy), or Infinity to never age connections out.",
 			fmtDur(kp.MaxConnectionAge))

@@ -95,7 +95,7 @@ func TestValidateClient(t *testing.T) {
 		{
 			"negative Timeout",
 			keepalive.ClientParameters{Time: time.Minute, Timeout: -time.Second},
-			[]want{{Error, "ClientParameters.Timeout", []string{"negative (-1s)", "20s"}}},
+			[]want{{Fatal, "ClientParameters.Timeout", []string{"negative (-1s)", "20s"}}},
 		},
 		{
 			"Timeout not below Time",
@@ -121,7 +121,7 @@ func TestValidateClient(t *testing.T) {
 			"several findings: errors first",
 			keepalive.ClientParameters{Time: 5 * time.Minute, Timeout: -1, PermitWithoutStream: true},
 			[]want{
-				{Error, "ClientParameters.Timeout", []string{"negative"}},
+				{Fatal, "ClientParameters.Timeout", []string{"negative"}},
 			},
 		},
 		{
@@ -190,7 +190,7 @@ func TestValidateServer(t *testing.T) {
 		{
 			"MaxConnectionAge below 10ns panics grpc-go",
 			serverWith(func(p *ServerPolicy) { p.Parameters.MaxConnectionAge = 9 }),
-			[]want{{Error, "ServerParameters.MaxConnectionAge", []string{"is 9ns", "panics", "10m"}}},
+			[]want{{Fatal, "ServerParameters.MaxConnectionAge", []string{"is 9ns", "panics", "10m"}}},
 		},
 		{"MaxConnectionAge of 10ns is fine for grpc-go", serverWith(func(p *ServerPolicy) {
 			p.Parameters.MaxConnectionAge = 10
@@ -245,24 +245,25 @@ func TestValidateServer(t *testing.T) {
 		{"grace without MaxConnectionAge is never used", serverWith(func(p *ServerPolicy) { p.Parameters.MaxConnectionAgeGrace = time.Second; p.LongestRPC = time.Hour }), nil},
 	}
 	negatives := []struct {
+		sev   Severity
 		field string
 		edit  func(*ServerPolicy)
 		say   string
 	}{
-		{"ServerParameters.MaxConnectionIdle", func(p *ServerPolicy) { p.Parameters.MaxConnectionIdle = -time.Second }, "max_idle"},
-		{"ServerParameters.MaxConnectionAge", func(p *ServerPolicy) { p.Parameters.MaxConnectionAge = -time.Second }, "panics"},
-		{"ServerParameters.MaxConnectionAgeGrace", func(p *ServerPolicy) { p.Parameters.MaxConnectionAgeGrace = -time.Second }, "closes a connection hard"},
-		{"ServerParameters.Time", func(p *ServerPolicy) { p.Parameters.Time = -time.Second }, "busy loop"},
-		{"ServerParameters.Timeout", func(p *ServerPolicy) { p.Parameters.Timeout = -time.Second }, "TCP_USER_TIMEOUT"},
-		{"EnforcementPolicy.MinTime", func(p *ServerPolicy) { p.Enforcement.MinTime = -time.Second }, "enforcement is off"},
-		{"ServerPolicy.LongestRPC", func(p *ServerPolicy) { p.LongestRPC = -time.Second }, "0 if unknown"},
+		{Error, "ServerParameters.MaxConnectionIdle", func(p *ServerPolicy) { p.Parameters.MaxConnectionIdle = -time.Second }, "max_idle"},
+		{Fatal, "ServerParameters.MaxConnectionAge", func(p *ServerPolicy) { p.Parameters.MaxConnectionAge = -time.Second }, "panics"},
+		{Error, "ServerParameters.MaxConnectionAgeGrace", func(p *ServerPolicy) { p.Parameters.MaxConnectionAgeGrace = -time.Second }, "closes a connection hard"},
+		{Error, "ServerParameters.Time", func(p *ServerPolicy) { p.Parameters.Time = -time.Second }, "busy loop"},
+		{Fatal, "ServerParameters.Timeout", func(p *ServerPolicy) { p.Parameters.Timeout = -time.Second }, "TCP_USER_TIMEOUT"},
+		{Error, "EnforcementPolicy.MinTime", func(p *ServerPolicy) { p.Enforcement.MinTime = -time.Second }, "enforcement is off"},
+		{Error, "ServerPolicy.LongestRPC", func(p *ServerPolicy) { p.LongestRPC = -time.Second }, "0 if unknown"},
 	}
 	for _, n := range negatives {
 		tests = append(tests, struct {
 			name string
 			p    ServerPolicy
 			want []want
-		}{"negative " + n.field, serverWith(n.edit), []want{{Error, n.field, []string{"is negative (-1s)", n.say, "Set it to"}}}})
+		}{"negative " + n.field, serverWith(n.edit), []want{{n.sev, n.field, []string{"is negative (-1s)", n.say, "Set it to"}}}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,13 +10,18 @@ import (
 	"google.golang.org/grpc/credentials"
 	grpcstats "google.golang.org/grpc/stats"
 
+	"github.com/grpcpulse/grpcpulse/internal/config"
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/credwrap"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
-	"github.com/grpcpulse/grpcpulse/internal/wire"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
+
+// Option configures a Handler. Build options with package options
+// (options.WithMeterProvider, options.WithTracerProvider, ...): the
+// handlers, the interceptors and the bundles take the same option list.
+type Option = config.Option
 
 // Handler is a grpc-go stats.Handler for one side (client or server). Use
 // one Handler per grpc.Server or per grpc.ClientConn (or share one among
@@ -26,26 +31,29 @@ type Handler struct {
 	side   conntrack.Side
 	reg    *conntrack.Registry
 	in     *instruments
-	tracer *tracing.Tracer    // nil: no connection spans
-	rpcs   *tracing.RPCTracer // nil: no own RPC spans
+	tracer *spans.Tracer    // nil: no connection spans
+	rpcs   *spans.RPCTracer // nil: no own RPC spans
 }
 
 // NewServerHandler returns a Handler for a grpc.Server
 // (grpc.StatsHandler(h)).
-func NewServerHandler(opts ...Option) *Handler { return newHandler(conntrack.Server, opts) }
+func NewServerHandler(opts ...Option) *Handler {
+	return newHandler(conntrack.Server, config.Build(config.Server, opts))
+}
 
 // NewClientHandler returns a Handler for a grpc.ClientConn
 // (grpc.WithStatsHandler(h)).
-func NewClientHandler(opts ...Option) *Handler { return newHandler(conntrack.Client, opts) }
+func NewClientHandler(opts ...Option) *Handler {
+	return newHandler(conntrack.Client, config.Build(config.Client, opts))
+}
 
-func newHandler(side conntrack.Side, opts []Option) *Handler {
-	cfg := newConfig(opts)
-	h := &Handler{side: side, in: newInstruments(cfg.meterProvider, side.String())}
-	if cfg.connSpans {
-		h.tracer = tracing.NewTracer(cfg.tracerProvider, side.String())
+func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
+	h := &Handler{side: side, in: newInstruments(cfg.MeterProvider, side.String())}
+	if cfg.ConnSpans {
+		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
 	}
-	if cfg.rpcSpans {
-		h.rpcs = tracing.NewRPCTracer(cfg.tracerProvider, cfg.propagator, side == conntrack.Server)
+	if cfg.RPCSpans {
+		h.rpcs = spans.NewRPCTracer(cfg.TracerProvider, cfg.Propagators, side == conntrack.Server)
 	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h
@@ -114,9 +122,9 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
 	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
-	c.Span.End(tracing.ConnEnd{
-		Reason:        reason.String(),
-		Initiator:     initiator.String(),
+	c.Span.End(spans.ConnEnd{
+		Reason:        reason,
+		Initiator:     initiator,
 		PingsSent:     snap.PingsSent,
 		PingsReceived: snap.PingsReceived,
 		RPCs:          c.RPCs(),
@@ -127,7 +135,7 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 // the Handler's exported method set stays the stats.Handler interface.
 type hooks struct{ h *Handler }
 
-func (k hooks) KeepalivePing(_ *conntrack.Journal, dir wire.Direction) {
+func (k hooks) KeepalivePing(_ *conntrack.Journal, dir conntrack.Direction) {
 	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir])
 }
 
@@ -142,20 +150,12 @@ func (k hooks) Closing(j *conntrack.Journal) {
 }
 
 func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
-	ev := tracing.GoAway{
-		Direction:    g.Dir.String(),
-		Code:         conntrack.GoAwayCodeName(g.Code),
-		Reason:       g.Reason.String(),
-		LastStreamID: g.LastStreamID,
-	}
+	ev := spans.GoAwayAttributes(g)
+	// The metric takes the event's attributes but the last-stream-id.
 	k.h.in.goAways.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(
-		k.h.in.side,
-		semconv.GoAwayDirection.String(ev.Direction),
-		semconv.GoAwayCode.String(ev.Code),
-		semconv.GoAwayReason.String(ev.Reason),
-	)))
+		append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...)))
 	if c, ok := j.Tag().(*rpclink.Conn); ok {
 		c.Span.GoAway(ev)
-		c.EachSpan(func(s trace.Span) { tracing.AnnotateGoAway(s, ev) })
+		c.EachSpan(func(s trace.Span) { spans.AnnotateGoAway(s, ev) })
 	}
 }

@@ -11,10 +11,8 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
-
-type attemptKey struct{}
 
 // TagRPC joins the attempt to its call. When a grpcpulse interceptor made
 // the call, the attempt is recorded in the call's state, so that the
@@ -32,7 +30,7 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 	if call := rpclink.CallFrom(ctx); call != nil {
 		call.SetAttempt(a)
 	}
-	return context.WithValue(ctx, attemptKey{}, a)
+	return rpclink.WithAttempt(ctx, a)
 }
 
 // HandleRPC joins each attempt to its transport: on a server at Begin, from
@@ -41,7 +39,7 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 // each transport's count of attempts in flight (grpc.close.active_rpcs) and
 // notes whether the peer's status arrived.
 func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
-	a, _ := ctx.Value(attemptKey{}).(*rpclink.Attempt)
+	a := rpclink.AttemptFrom(ctx)
 	if a == nil {
 		return
 	}
@@ -66,15 +64,19 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 		}
 	case *grpcstats.InTrailer:
 		a.SetTrailers()
+		a.Finish()
 	case *grpcstats.OutTrailer:
+		// The server interceptor finished the attempt already, before the
+		// status was written; without it, this is the earliest moment.
+		a.Finish()
 		if !ev.Client && !a.Begun() && h.rpcs != nil {
 			// A method the server does not register: grpc-go writes
 			// Unimplemented and sends neither Begin nor End.
 			h.rpcs.End(ctx, status.Error(codes.Unimplemented, "unknown method"))
 		}
 	case *grpcstats.End:
+		a.Finish()
 		if c := a.Conn(); c != nil {
-			c.AddActive(-1)
 			c.UntrackSpan(a)
 			if ev.Error != nil {
 				h.annotateFailure(ctx, a, c, ev.Error)
@@ -90,32 +92,24 @@ func (h *Handler) attach(ctx context.Context, a *rpclink.Attempt, c *rpclink.Con
 	if !a.Attach(c) {
 		return
 	}
-	c.AddActive(1)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		c.TrackSpan(a, span)
 	}
 }
 
-// annotateFailure marks the span in the attempt's context (otelgrpc's or
-// the application's) when the attempt failed because its transport ended.
-// It runs at the attempt's End, which grpc-go delivers to grpcpulse's
-// handler before a stats handler installed after it (otelgrpc) ends its
-// span.
+// annotateFailure decides, once for the attempt, whether it failed because
+// its transport ended (the interceptors read the same decision), and marks
+// the span in its context (otelgrpc's or the application's) if so. It runs
+// at the attempt's End, which grpc-go delivers to grpcpulse's handler before
+// a stats handler installed after it (otelgrpc) ends its span.
 func (h *Handler) annotateFailure(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn, err error) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	var (
-		reason conntrack.Reason
-		ok     bool
-	)
-	if h.side == conntrack.Client {
-		reason, ok = rpclink.ClientCause(a, err)
-	} else {
-		reason, ok = rpclink.ServerCause(ctx, c, err)
-	}
+	reason, ok := a.Cause(func() (conntrack.Reason, bool) {
+		if h.side == conntrack.Client {
+			return rpclink.ClientCause(a, err)
+		}
+		return rpclink.ServerCause(ctx, c, err)
+	})
 	if ok {
-		tracing.AnnotateFailure(span, reason.String(), c.Span.SpanContext())
+		spans.AnnotateFailure(trace.SpanFromContext(ctx), reason, c.Span.SpanContext())
 	}
 }

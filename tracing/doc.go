@@ -1,13 +1,16 @@
-// Package tracing records gRPC transports as OpenTelemetry spans and
-// annotates RPC spans with the transport events that affect them.
+// Package tracing describes the OpenTelemetry spans grpcpulse records, for
+// programs that read them: span processors, samplers, tests and dashboards.
+// The stats handlers of package stats record them.
 //
-// The stats handlers of package stats use it: each transport becomes a root
-// span named grpc.transport, from its start to its end, and the span already
-// in an RPC's context (otelgrpc's, or the application's) gets a grpc.goaway
-// event when a GOAWAY arrives while the RPC is in flight and, when the RPC
-// fails because its transport ended, the grpc.close.reason attribute and a
-// link to the transport's span. In a tracing backend a failed RPC thus says
-// why it failed and leads to the connection that killed it.
+// Each transport becomes a root span named ConnSpanName ("grpc.transport"),
+// from its start to its end, with events EventGoAway and
+// EventKeepaliveTimeout. The span already in an RPC's context (otelgrpc's,
+// or grpcpulse's own with options.WithRPCSpans) gets an EventGoAway event
+// when a GOAWAY arrives while the RPC is in flight and, when the RPC fails
+// because its transport ended, the grpc.close.reason attribute and a link to
+// the transport's span. In a tracing backend a failed RPC thus says why it
+// failed and leads to the connection that killed it; TransportSpanContext
+// gives a server handler the same link.
 //
 // Spans stay small however long a transport lives: keepalive PINGs are
 // counted in attributes, never recorded as events, and at most

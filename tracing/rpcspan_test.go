@@ -24,7 +24,7 @@ import (
 
 func ownSpans(t *testing.T, cfg testenv.Setup) *testenv.Scenario {
 	t.Helper()
-	cfg.HandlerOpts = append(cfg.HandlerOpts, stats.WithRPCSpans(true))
+	cfg.HandlerOpts = append(cfg.HandlerOpts, options.WithRPCSpans(true), options.WithPropagators(propagation.TraceContext{}))
 	return testenv.Start(t, cfg)
 }
 
@@ -118,7 +118,7 @@ func TestOwnClientSpanContinuesInOtelgrpcServer(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	_, addr := testenv.Serve(t, &testenv.Service{}, grpc.StatsHandler(otelgrpc.NewServerHandler(
 		otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagation.TraceContext{}))))
-	cc, err := grpc.NewClient(addr, options.Client(options.WithTracerProvider(tp), options.WithRPCSpans(true))...)
+	cc, err := grpc.NewClient(addr, options.Client(options.WithTracerProvider(tp), options.WithRPCSpans(true), options.WithPropagators(propagation.TraceContext{}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestOwnClientSpanContinuesInOtelgrpcServer(t *testing.T) {
 // and are still measured.
 func TestConnectionSpansOff(t *testing.T) {
 	t.Parallel()
-	s := testenv.Start(t, testenv.Setup{HandlerOpts: []stats.Option{stats.WithConnectionSpans(false)}})
+	s := testenv.Start(t, testenv.Setup{HandlerOpts: []stats.Option{options.WithConnectionSpans(false)}})
 	cc := s.Dial(t, nil, true)
 	testenv.Call(t, cc)
 	_ = cc.Close()

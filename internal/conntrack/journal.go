@@ -14,7 +14,7 @@ import (
 type Hooks interface {
 	// KeepalivePing is called for every keepalive PING (not ACK) sent or
 	// received.
-	KeepalivePing(j *Journal, dir wire.Direction)
+	KeepalivePing(j *Journal, dir Direction)
 	// KeepaliveRTT is called when a keepalive PING this side sent is acked.
 	KeepaliveRTT(j *Journal, rtt time.Duration)
 	// GoAway is called once per GOAWAY event: the repeated frames of one
@@ -29,7 +29,7 @@ type Hooks interface {
 
 // GoAway is one GOAWAY event.
 type GoAway struct {
-	Dir          wire.Direction
+	Dir          Direction
 	Code         uint32
 	Reason       GoAwayReason
 	LastStreamID uint32

@@ -1,6 +1,21 @@
 package conntrack
 
-import "golang.org/x/net/http2"
+import (
+	"golang.org/x/net/http2"
+
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// Direction says whether a frame was sent or received; the journal's hooks
+// report it, and it is the observer's own type so that no conversion sits
+// between the wire and the metrics.
+type Direction = wire.Direction
+
+// The directions.
+const (
+	Received = wire.Received
+	Sent     = wire.Sent
+)
 
 // Side is the role of this end of a connection.
 type Side uint8
@@ -23,8 +38,9 @@ func (s Side) String() string {
 // Reason is why a connection ended: the value of grpc.close.reason.
 type Reason uint8
 
-// The reasons of DESIGN.md. The zero value is ReasonUnknown so that a
-// journal-less connection needs no special case.
+// The reasons, documented where users read them: package stats, which
+// exports them. The zero value is ReasonUnknown so that a journal-less
+// connection needs no special case.
 const (
 	ReasonUnknown Reason = iota
 	ReasonKeepaliveTimeout
@@ -59,6 +75,16 @@ func (r Reason) String() string {
 		return reasonNames[r]
 	}
 	return "unknown"
+}
+
+// Failure reports whether a transport that ended for this reason failed,
+// rather than being closed by design: its span's status is Error.
+func (r Reason) Failure() bool {
+	switch r {
+	case ReasonKeepaliveTimeout, ReasonTooManyPings, ReasonConnectionReset, ReasonIOError:
+		return true
+	}
+	return false
 }
 
 // Reasons lists every reason, for tests and documentation.

@@ -2,18 +2,24 @@ package rpclink
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 )
 
 // Attempt is one attempt of a call on one transport. Its fields are set by
-// the stats handler from events that can arrive on the sending and the
-// receiving goroutine at once, hence the atomics.
+// the stats handler and the interceptors from events that can arrive on the
+// sending and the receiving goroutine at once, hence the atomics.
 type Attempt struct {
 	conn     atomic.Pointer[Conn]
 	trailers atomic.Bool
 	begun    atomic.Bool
+	done     atomic.Bool
+
+	causeOnce sync.Once
+	reason    conntrack.Reason
+	failed    bool
 }
 
 // SetBegun records the attempt's stats.Begin. A server sends none for a
@@ -23,10 +29,40 @@ func (a *Attempt) SetBegun() { a.begun.Store(true) }
 // Begun reports whether SetBegun was called.
 func (a *Attempt) Begun() bool { return a.begun.Load() }
 
-// Attach records the transport the attempt runs on. It reports whether this
-// call attached it (the first one wins).
+// Attach records the transport the attempt runs on and counts the attempt
+// in flight there. It reports whether this call attached it (the first one
+// wins).
 func (a *Attempt) Attach(c *Conn) bool {
-	return c != nil && a.conn.CompareAndSwap(nil, c)
+	if c == nil || a.done.Load() || !a.conn.CompareAndSwap(nil, c) {
+		return false
+	}
+	c.active.Add(1)
+	c.rpcs.Add(1)
+	return true
+}
+
+// Finish records that the attempt no longer needs its transport, at the
+// earliest moment each side knows it: on a server when the handler returns
+// (before grpc-go writes the status, so before the client can react to it),
+// on a client when the server's status arrives. An attempt still in flight
+// when its transport begins to end is one the teardown cut
+// (grpc.close.active_rpcs). Only the first call counts.
+func (a *Attempt) Finish() {
+	if !a.done.CompareAndSwap(false, true) {
+		return
+	}
+	if c := a.conn.Load(); c != nil {
+		c.active.Add(-1)
+	}
+}
+
+// Cause returns whether the attempt failed because its transport ended,
+// and why, deciding it with decide the first time it is asked: the
+// interceptor and the stats handler both need it, and whichever sees the
+// attempt's end first decides for both.
+func (a *Attempt) Cause(decide func() (conntrack.Reason, bool)) (conntrack.Reason, bool) {
+	a.causeOnce.Do(func() { a.reason, a.failed = decide() })
+	return a.reason, a.failed
 }
 
 // Conn returns the transport the attempt ran on, or nil if it never reached
@@ -62,6 +98,20 @@ func (c *Call) SetCause(r conntrack.Reason) { c.failed, c.reason = true, r }
 
 // Cause returns what SetCause recorded.
 func (c *Call) Cause() (conntrack.Reason, bool) { return c.reason, c.failed }
+
+type attemptKey struct{}
+
+// WithAttempt returns ctx carrying a. On a server the handler's context
+// derives from it, so the interceptor finds the attempt there.
+func WithAttempt(ctx context.Context, a *Attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, a)
+}
+
+// AttemptFrom returns the Attempt stored in ctx, or nil.
+func AttemptFrom(ctx context.Context) *Attempt {
+	a, _ := ctx.Value(attemptKey{}).(*Attempt)
+	return a
+}
 
 // SetAttempt records a new attempt as the call's latest.
 func (c *Call) SetAttempt(a *Attempt) { c.last.Store(a) }

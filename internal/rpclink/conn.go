@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
 
 // Conn is one transport as the RPC layer sees it. A stats handler creates it
@@ -22,7 +22,7 @@ type Conn struct {
 	// Begin is when the transport was tagged.
 	Begin time.Time
 	// Span is the transport's span, nil when connection spans are off.
-	Span *tracing.ConnSpan
+	Span *spans.ConnSpan
 
 	rpcs atomic.Int64 // RPC attempts carried in all
 
@@ -31,14 +31,6 @@ type Conn struct {
 
 	active        atomic.Int64 // RPC attempts in flight
 	activeAtClose atomic.Int64 // active when the transport began to end, plus one; 0: not yet
-}
-
-// AddActive adds d to the number of attempts in flight on the transport.
-func (c *Conn) AddActive(d int64) {
-	c.active.Add(d)
-	if d > 0 {
-		c.rpcs.Add(d)
-	}
 }
 
 // RPCs returns the number of attempts the transport carried.
@@ -77,15 +69,18 @@ func (c *Conn) EachSpan(f func(trace.Span)) {
 }
 
 // MarkClosing records the number of attempts in flight at the first sign
-// that the transport is ending. grpc-go fails those attempts afterwards,
-// and a server's handlers may return before the transport's ConnEnd, so
-// the count at ConnEnd would miss them.
+// that the transport is ending: those are the attempts the teardown cuts
+// (an attempt finishes when it no longer needs the transport; see
+// Attempt.Finish). grpc-go fails them afterwards, and a server's handlers
+// may return before the transport's ConnEnd, so the count at ConnEnd would
+// miss them.
 func (c *Conn) MarkClosing() {
 	c.activeAtClose.CompareAndSwap(0, c.active.Load()+1)
 }
 
-// ActiveAtEnd reports whether attempts were in flight when the transport
-// began to end (MarkClosing), or, if that moment was not observed, now.
+// ActiveAtEnd reports whether the teardown cut attempts: whether any were
+// in flight when the transport began to end (MarkClosing), or, if that
+// moment was not observed, now.
 func (c *Conn) ActiveAtEnd() bool {
 	if n := c.activeAtClose.Load(); n > 0 {
 		return n > 1

@@ -24,6 +24,12 @@ const (
 	RPCStatusCode   = attribute.Key("rpc.response.status_code")
 )
 
+// OtherMethod is the rpc.method (and own span name) of a method whose name a
+// peer chose: one the server does not register, or one a client did not
+// call through generated code. As in the OpenTelemetry RPC conventions, a
+// peer must not be able to mint label values.
+const OtherMethod = "_OTHER"
+
 // Instrument names.
 const (
 	MetricConnections       = "grpc.transport.connections"
@@ -33,4 +39,20 @@ const (
 	MetricPings             = "grpc.keepalive.pings"
 	MetricRTT               = "grpc.keepalive.rtt"
 	MetricTransportFailures = "grpc.rpc.transport_failures"
+)
+
+// Span and event names.
+const (
+	// ConnSpanName is the name of a transport's span.
+	ConnSpanName = "grpc.transport"
+	// EventGoAway is recorded for each GOAWAY sent or received.
+	EventGoAway = "grpc.goaway"
+	// EventKeepaliveTimeout is recorded when this side's keepalive PING
+	// went unanswered and this side closed the transport.
+	EventKeepaliveTimeout = "grpc.keepalive.timeout"
+	// MaxGoAwayEvents caps the grpc.goaway events of one transport span.
+	// grpc-go sends at most a handful per connection; the cap holds against
+	// a peer that sends GOAWAY after GOAWAY. Events beyond it are counted in
+	// the grpc.goaway.count attribute.
+	MaxGoAwayEvents = 8
 )

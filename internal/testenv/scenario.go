@@ -16,6 +16,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/options"
 	"github.com/grpcpulse/grpcpulse/stats"
 )
 
@@ -35,7 +36,7 @@ func newEnd(t *testing.T, server bool, extra []stats.Option) *End {
 	e := &End{M: NewMetrics(t), Counter: &ConnCounter{}, Spans: tracetest.NewSpanRecorder()}
 	e.TP = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.Spans))
 	t.Cleanup(func() { _ = e.TP.Shutdown(context.Background()) })
-	opts := append([]stats.Option{stats.WithMeterProvider(e.M.Provider), stats.WithTracerProvider(e.TP)}, extra...)
+	opts := append([]stats.Option{options.WithMeterProvider(e.M.Provider), options.WithTracerProvider(e.TP)}, extra...)
 	if server {
 		e.Name = "server"
 		e.H = stats.NewServerHandler(opts...)
@@ -166,7 +167,7 @@ func Start(t *testing.T, cfg Setup) *Scenario {
 		grpc.StatsHandler(s.Server.Counter),
 	}
 	if cfg.Interceptors {
-		mp := interceptors.WithMeterProvider(s.Server.M.Provider)
+		mp := options.WithMeterProvider(s.Server.M.Provider)
 		opts = append(opts,
 			grpc.ChainUnaryInterceptor(interceptors.UnaryServerInterceptor(mp)),
 			grpc.ChainStreamInterceptor(interceptors.StreamServerInterceptor(mp)))
@@ -199,7 +200,7 @@ func (s *Scenario) Dial(t *testing.T, creds credentials.TransportCredentials, wr
 		grpc.WithStatsHandler(s.Client.Counter),
 	}
 	if s.interceptors {
-		mp := interceptors.WithMeterProvider(s.Client.M.Provider)
+		mp := options.WithMeterProvider(s.Client.M.Provider)
 		base = append(base,
 			grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(mp)),
 			grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(mp)))

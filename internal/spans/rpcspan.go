@@ -1,4 +1,4 @@
-package tracing
+package spans
 
 import (
 	"context"
@@ -16,10 +16,6 @@ import (
 
 	pulseconv "github.com/grpcpulse/grpcpulse/internal/semconv"
 )
-
-// OtherMethod is the span name and rpc.method of a server RPC to a method
-// the server does not register: the name comes from the peer.
-const OtherMethod = "_OTHER"
 
 // RPCTracer starts grpcpulse's own RPC spans, for applications that do not
 // use otelgrpc. The spans follow the OpenTelemetry RPC semantic conventions
@@ -111,13 +107,13 @@ func (t *RPCTracer) End(ctx context.Context, err error) {
 }
 
 // MarkUnregistered renames grpcpulse's own span of a server RPC to a method
-// the server does not register (grpc.UnknownServiceHandler) to OtherMethod,
+// the server does not register (grpc.UnknownServiceHandler) to pulseconv.OtherMethod,
 // so that no span name or attribute is chosen by a peer. Spans of other
 // instrumentation are left alone.
 func MarkUnregistered(ctx context.Context) {
 	if span := ownSpan(ctx); span != nil {
-		span.SetName(OtherMethod)
-		span.SetAttributes(semconv.RPCMethod(OtherMethod))
+		span.SetName(pulseconv.OtherMethod)
+		span.SetAttributes(semconv.RPCMethod(pulseconv.OtherMethod))
 	}
 }
 

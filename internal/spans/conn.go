@@ -1,4 +1,4 @@
-package tracing
+package spans
 
 import (
 	"context"
@@ -9,25 +9,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 )
-
-// Span and event names.
-const (
-	// ConnSpanName is the name of a transport's span.
-	ConnSpanName = "grpc.transport"
-	// EventGoAway is recorded for each GOAWAY sent or received.
-	EventGoAway = "grpc.goaway"
-	// EventKeepaliveTimeout is recorded when this side's keepalive PING
-	// went unanswered and this side closed the transport.
-	EventKeepaliveTimeout = "grpc.keepalive.timeout"
-)
-
-// MaxGoAwayEvents caps the grpc.goaway events of one transport span. grpc-go
-// sends at most a handful per connection; the cap holds against a peer
-// that sends GOAWAY after GOAWAY. Events beyond it are counted in the
-// grpc.goaway.count attribute.
-const MaxGoAwayEvents = 8
 
 // Attribute keys set at a transport span's end.
 const (
@@ -43,9 +27,9 @@ type Tracer struct {
 	side   attribute.KeyValue
 }
 
-// NewTracer returns a Tracer for side ("client" or "server").
-func NewTracer(tp trace.TracerProvider, side string) *Tracer {
-	return &Tracer{tracer: tp.Tracer(semconv.ScopeName), side: semconv.Side.String(side)}
+// NewTracer returns a Tracer for one side.
+func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
+	return &Tracer{tracer: tp.Tracer(semconv.ScopeName), side: semconv.Side.String(side.String())}
 }
 
 // ConnSpan is the span of one transport. Its methods are safe for
@@ -65,7 +49,7 @@ func (t *Tracer) StartConn(ctx context.Context, local, remote net.Addr) *ConnSpa
 	attrs = append(attrs, t.side)
 	attrs = appendAddr(attrs, "network.peer", remote)
 	attrs = appendAddr(attrs, "network.local", local)
-	_, span := t.tracer.Start(ctx, ConnSpanName,
+	_, span := t.tracer.Start(ctx, semconv.ConnSpanName,
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(attrs...))
@@ -101,56 +85,42 @@ func (c *ConnSpan) SpanContext() trace.SpanContext {
 	return c.span.SpanContext()
 }
 
-// GoAway records a GOAWAY event, up to MaxGoAwayEvents.
-func (c *ConnSpan) GoAway(g GoAway) {
+// GoAway records a GOAWAY event, up to semconv.MaxGoAwayEvents.
+func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	c.goAways++
-	record := c.goAways <= MaxGoAwayEvents
+	record := c.goAways <= semconv.MaxGoAwayEvents
 	c.mu.Unlock()
 	if record {
-		c.span.AddEvent(EventGoAway, trace.WithAttributes(g.attributes()...))
+		c.span.AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
 	}
 }
 
-// GoAway describes a GOAWAY. Every field comes from a bounded set.
-type GoAway struct {
-	Direction    string // "sent" or "received"
-	Code         string // HTTP/2 error code name
-	Reason       string // grpc.goaway.reason
-	LastStreamID uint32
-}
-
-func (g GoAway) attributes() []attribute.KeyValue {
+// GoAwayAttributes returns the attributes of a GOAWAY, for its span events;
+// the metric takes the same ones but the last-stream-id.
+func GoAwayAttributes(g conntrack.GoAway) []attribute.KeyValue {
 	return []attribute.KeyValue{
-		semconv.GoAwayDirection.String(g.Direction),
-		semconv.GoAwayCode.String(g.Code),
-		semconv.GoAwayReason.String(g.Reason),
+		semconv.GoAwayDirection.String(g.Dir.String()),
+		semconv.GoAwayCode.String(conntrack.GoAwayCodeName(g.Code)),
+		semconv.GoAwayReason.String(g.Reason.String()),
 		semconv.GoAwayLastID.Int64(int64(g.LastStreamID)),
 	}
 }
 
 // ConnEnd describes how a transport ended.
 type ConnEnd struct {
-	Reason        string // grpc.close.reason
-	Initiator     string // grpc.close.initiator
-	PingsSent     int64  // keepalive PINGs sent
-	PingsReceived int64  // keepalive PINGs received
-	RPCs          int64  // RPC attempts the transport carried
+	Reason        conntrack.Reason
+	Initiator     conntrack.Initiator
+	PingsSent     int64 // keepalive PINGs sent
+	PingsReceived int64 // keepalive PINGs received
+	RPCs          int64 // RPC attempts the transport carried
 }
 
-// failureReasons are the close reasons that set the span's status to Error:
-// the transport failed, rather than being closed by design.
-var failureReasons = map[string]bool{
-	"keepalive_timeout": true,
-	"too_many_pings":    true,
-	"connection_reset":  true,
-	"io_error":          true,
-}
-
-// End ends the span with how the transport ended.
+// End ends the span with how the transport ended. Its status is Error when
+// the transport failed rather than being closed by design.
 func (c *ConnSpan) End(e ConnEnd) {
 	if c == nil {
 		return
@@ -158,19 +128,19 @@ func (c *ConnSpan) End(e ConnEnd) {
 	c.mu.Lock()
 	goAways := c.goAways
 	c.mu.Unlock()
-	if e.Reason == "keepalive_timeout" {
-		c.span.AddEvent(EventKeepaliveTimeout)
+	if e.Reason == conntrack.ReasonKeepaliveTimeout {
+		c.span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
 	c.span.SetAttributes(
-		semconv.CloseReason.String(e.Reason),
-		semconv.CloseInitiator.String(e.Initiator),
+		semconv.CloseReason.String(e.Reason.String()),
+		semconv.CloseInitiator.String(e.Initiator.String()),
 		attrPingsSent.Int64(e.PingsSent),
 		attrPingsReceived.Int64(e.PingsReceived),
 		attrRPCs.Int64(e.RPCs),
 		attrGoAways.Int(goAways),
 	)
-	if failureReasons[e.Reason] {
-		c.span.SetStatus(codes.Error, e.Reason)
+	if e.Reason.Failure() {
+		c.span.SetStatus(codes.Error, e.Reason.String())
 	}
 	c.span.End()
 }

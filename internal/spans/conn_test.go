@@ -1,4 +1,4 @@
-package tracing_test
+package spans_test
 
 import (
 	"context"
@@ -9,7 +9,10 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	grpccodes "google.golang.org/grpc/codes"
 
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/spans"
 	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
@@ -30,18 +33,18 @@ func TestConnSpanStaysBounded(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
 	remote := &net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.2"), Port: 443}
-	c := tracing.NewTracer(tp, "client").StartConn(context.Background(), local, remote)
+	c := spans.NewTracer(tp, conntrack.Client).StartConn(context.Background(), local, remote)
 	for range 1000 {
-		c.GoAway(tracing.GoAway{Direction: "received", Code: "NO_ERROR", Reason: "other"})
+		c.GoAway(spans.GoAwayAttributes(conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayOther}))
 	}
 	// A day of one keepalive ping a minute.
-	c.End(tracing.ConnEnd{Reason: "keepalive_timeout", Initiator: "local", PingsSent: 1440, PingsReceived: 3, RPCs: 7})
+	c.End(spans.ConnEnd{Reason: conntrack.ReasonKeepaliveTimeout, Initiator: conntrack.InitiatorLocal, PingsSent: 1440, PingsReceived: 3, RPCs: 7})
 
-	spans := rec.Ended()
-	if len(spans) != 1 {
-		t.Fatalf("%d spans, want 1", len(spans))
+	ended := rec.Ended()
+	if len(ended) != 1 {
+		t.Fatalf("%d spans, want 1", len(ended))
 	}
-	s := spans[0]
+	s := ended[0]
 	if s.Name() != tracing.ConnSpanName || s.Parent().IsValid() {
 		t.Errorf("span %q with parent %v, want a root %q", s.Name(), s.Parent(), tracing.ConnSpanName)
 	}
@@ -78,14 +81,14 @@ func TestConnSpanStatus(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	tr := tracing.NewTracer(tp, "server")
+	tr := spans.NewTracer(tp, conntrack.Server)
 	want := map[string]codes.Code{
 		"keepalive_timeout": codes.Error, "too_many_pings": codes.Error, "connection_reset": codes.Error, "io_error": codes.Error,
 		"max_connection_age": codes.Unset, "max_connection_idle": codes.Unset, "server_shutdown": codes.Unset,
 		"client_shutdown": codes.Unset, "goaway": codes.Unset, "peer_closed": codes.Unset, "unknown": codes.Unset,
 	}
-	for reason := range want {
-		tr.StartConn(context.Background(), nil, nil).End(tracing.ConnEnd{Reason: reason, Initiator: "local"})
+	for _, reason := range conntrack.Reasons() {
+		tr.StartConn(context.Background(), nil, nil).End(spans.ConnEnd{Reason: reason, Initiator: conntrack.InitiatorLocal})
 	}
 	for _, s := range rec.Ended() {
 		r, _ := attr(s.Attributes(), "grpc.close.reason")
@@ -95,5 +98,16 @@ func TestConnSpanStatus(t *testing.T) {
 	}
 	if len(rec.Ended()) != len(want) {
 		t.Errorf("%d spans, want %d", len(rec.Ended()), len(want))
+	}
+}
+
+func TestCodeName(t *testing.T) {
+	for c, want := range map[grpccodes.Code]string{
+		grpccodes.OK: "OK", grpccodes.Canceled: "CANCELLED", grpccodes.Unavailable: "UNAVAILABLE",
+		grpccodes.Unauthenticated: "UNAUTHENTICATED", grpccodes.Code(17): "UNKNOWN", grpccodes.Code(1 << 30): "UNKNOWN",
+	} {
+		if got := spans.CodeName(c); got != want {
+			t.Errorf("CodeName(%d) = %q, want %q", c, got, want)
+		}
 	}
 }

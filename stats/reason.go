@@ -1,0 +1,53 @@
+package stats
+
+import "github.com/grpcpulse/grpcpulse/internal/conntrack"
+
+// Reason is why a transport ended: the value of the grpc.close.reason
+// attribute on grpc.transport.closes, grpc.transport.lifetime,
+// grpc.rpc.transport_failures and the spans, and what interceptors.Cause
+// returns for an RPC that died with its transport. It is decided once per
+// transport, from what the frame observer saw, and every output reads that
+// one value. String returns the attribute value.
+type Reason = conntrack.Reason
+
+// The reasons. A GOAWAY is read by the role of the side that sent it: only a
+// server drains (max_age, max_idle, graceful_stop) or answers
+// too_many_pings, so a client's GOAWAY never makes a server record those.
+const (
+	// ReasonKeepaliveTimeout ("keepalive_timeout"): this side's keepalive
+	// PING went unanswered and this side closed the connection. Something
+	// between the peers (a load balancer, a NAT, a dead host) dropped the
+	// flow.
+	ReasonKeepaliveTimeout = conntrack.ReasonKeepaliveTimeout
+	// ReasonTooManyPings ("too_many_pings"): the server sent GOAWAY
+	// ENHANCE_YOUR_CALM "too_many_pings": the client's keepalive is faster
+	// than the server's enforcement policy allows.
+	ReasonTooManyPings = conntrack.ReasonTooManyPings
+	// ReasonMaxConnectionAge ("max_connection_age"): the server drained
+	// the connection at its MaxConnectionAge and closed it after
+	// MaxConnectionAgeGrace.
+	ReasonMaxConnectionAge = conntrack.ReasonMaxConnectionAge
+	// ReasonMaxConnectionIdle ("max_connection_idle"): the server closed
+	// the idle connection at its MaxConnectionIdle.
+	ReasonMaxConnectionIdle = conntrack.ReasonMaxConnectionIdle
+	// ReasonServerShutdown ("server_shutdown"): the server stopped
+	// (GracefulStop or Stop).
+	ReasonServerShutdown = conntrack.ReasonServerShutdown
+	// ReasonClientShutdown ("client_shutdown"): the client closed the
+	// connection (its channel closed or went idle).
+	ReasonClientShutdown = conntrack.ReasonClientShutdown
+	// ReasonGoAway ("goaway"): any other GOAWAY.
+	ReasonGoAway = conntrack.ReasonGoAway
+	// ReasonPeerClosed ("peer_closed"): the peer closed the connection
+	// without a GOAWAY.
+	ReasonPeerClosed = conntrack.ReasonPeerClosed
+	// ReasonConnectionReset ("connection_reset"): the connection was reset
+	// (ECONNRESET, EPIPE).
+	ReasonConnectionReset = conntrack.ReasonConnectionReset
+	// ReasonIOError ("io_error"): any other read or write error.
+	ReasonIOError = conntrack.ReasonIOError
+	// ReasonUnknown ("unknown"): the transport ended but why cannot be
+	// told, typically because the credentials were not wrapped for the
+	// frame observer.
+	ReasonUnknown = conntrack.ReasonUnknown
+)
