@@ -188,6 +188,19 @@ func Start(t *testing.T, cfg Setup) *Scenario {
 // ends. wrap installs the client's frame observer on creds (nil: insecure).
 func (s *Scenario) Dial(t *testing.T, creds credentials.TransportCredentials, wrap bool, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
+	cc, err := grpc.NewClient(s.Target, append(s.dialOptions(creds, wrap), opts...)...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// DialOptions returns the options of a client with the frame observer on
+// insecure credentials, for tests that manage their clients' lifetime.
+func (s *Scenario) DialOptions() []grpc.DialOption { return s.dialOptions(nil, true) }
+
+func (s *Scenario) dialOptions(creds credentials.TransportCredentials, wrap bool) []grpc.DialOption {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
@@ -205,12 +218,7 @@ func (s *Scenario) Dial(t *testing.T, creds credentials.TransportCredentials, wr
 			grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(mp)),
 			grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(mp)))
 	}
-	cc, err := grpc.NewClient(s.Target, append(base, opts...)...)
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	return cc
+	return base
 }
 
 // Call makes one unary RPC, which also establishes the transport.
