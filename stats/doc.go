@@ -6,11 +6,15 @@
 // installed by the Handler's WrapCredentials: pass the wrapped credentials
 // and the Handler to the same server or client.
 //
-//	h := stats.NewServerHandler(stats.WithMeterProvider(mp))
+//	h := stats.NewServerHandler(options.WithMeterProvider(mp))
 //	srv := grpc.NewServer(
 //		grpc.Creds(h.WrapCredentials(insecure.NewCredentials())),
 //		grpc.StatsHandler(h),
 //	)
+//
+// The Handler takes the options of package options, like the bundles and
+// the interceptors. options.Server and options.Client install it, its
+// credentials and the interceptors in one call.
 //
 // Without the wrapped credentials the Handler still counts every transport
 // open and close, with grpc.close.reason "unknown": only the wire can tell
@@ -32,8 +36,8 @@
 // a label.
 //
 // The Handler also joins each RPC attempt to the transport it runs on (on a
-// server through the context, on a client by the address pair of the
-// attempt's header events), which grpc.close.active_rpcs reports and the
+// server through the context, on a client by the identity of the address
+// values grpc-go reports in the attempt's header events), which grpc.close.active_rpcs reports and the
 // interceptors of package interceptors read. It counts no RPC failures
 // itself: an attempt that fails may be retried transparently and succeed,
 // which only the call's end can tell, so grpc.rpc.transport_failures is
