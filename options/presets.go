@@ -1,10 +1,11 @@
 package options
 
 import (
-	"math"
 	"time"
 
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/internal/policy"
 )
 
 // Infinity is the duration grpc-go itself uses for "never" (math.MaxInt64).
@@ -18,7 +19,7 @@ import (
 //   - ClientParameters.Time: Infinity passed to grpc.WithKeepaliveParams
 //     behaves exactly like not passing the option (no keepalive pings, no
 //     TCP_USER_TIMEOUT), whereas zero is raised to 10 s and turns pings on.
-const Infinity = time.Duration(math.MaxInt64)
+const Infinity = policy.Infinity
 
 // ServerPolicy is a server's complete keepalive policy: what grpc.KeepaliveParams
 // and grpc.KeepaliveEnforcementPolicy take, plus the one fact about the
@@ -38,26 +39,6 @@ type ServerPolicy struct {
 	// (the check is skipped); Infinity means RPCs may run forever.
 	LongestRPC time.Duration
 }
-
-// Durations the presets and Validate are built on. Each is explained where it
-// is used.
-const (
-	// grpc-go's own defaults and clamps (internal/transport/defaults.go,
-	// dialoptions.go, server.go, internal/transport/http2_server.go).
-	grpcServerKeepaliveTime = 2 * time.Hour    // ServerParameters.Time when zero
-	grpcKeepaliveTimeout    = 20 * time.Second // ServerParameters.Timeout and ClientParameters.Timeout when zero
-	grpcEnforcementMinTime  = 5 * time.Minute  // EnforcementPolicy.MinTime when zero
-	grpcClientMinTime       = 10 * time.Second // grpc.WithKeepaliveParams raises ClientParameters.Time to this
-	grpcServerMinTime       = time.Second      // grpc.KeepaliveParams raises a positive ServerParameters.Time to this
-	grpcIdlePingWindow      = 2 * time.Hour    // without streams and !PermitWithoutStream, a ping within this of the previous one is a strike
-	grpcMaxPingStrikes      = 2                // the strike after this many sends GOAWAY too_many_pings
-
-	// Documented default idle timeouts of common L4 middleboxes, after which
-	// they forget a TCP flow that carried no packet.
-	azureLBIdleTimeout = 4 * time.Minute   // Azure Load Balancer (configurable 4-100 min; drops silently unless "TCP reset on idle" is on)
-	awsNLBIdleTimeout  = 350 * time.Second // AWS Network Load Balancer (configurable 60-6000 s)
-	gcpIdleTimeout     = 10 * time.Minute  // Google Cloud VPC firewall connection tracking
-)
 
 // DefaultServerPolicy is grpcpulse's recommended policy for a server that
 // clients reach directly or through DNS (for servers behind an L4 load
@@ -100,7 +81,7 @@ func DefaultServerPolicy() ServerPolicy {
 			MaxConnectionAge:      Infinity,
 			MaxConnectionAgeGrace: Infinity,
 			Time:                  2 * time.Minute,
-			Timeout:               grpcKeepaliveTimeout,
+			Timeout:               policy.KeepaliveTimeout,
 		},
 		Enforcement: permissiveEnforcement(),
 	}
@@ -147,7 +128,7 @@ func LoadBalancedServerPolicy() ServerPolicy {
 			MaxConnectionAge:      10 * time.Minute,
 			MaxConnectionAgeGrace: 2 * time.Minute,
 			Time:                  time.Minute,
-			Timeout:               grpcKeepaliveTimeout,
+			Timeout:               policy.KeepaliveTimeout,
 		},
 		Enforcement: permissiveEnforcement(),
 	}
@@ -180,11 +161,11 @@ func GRPCDefaultServerPolicy() ServerPolicy {
 			MaxConnectionIdle:     Infinity,
 			MaxConnectionAge:      Infinity,
 			MaxConnectionAgeGrace: Infinity,
-			Time:                  grpcServerKeepaliveTime,
-			Timeout:               grpcKeepaliveTimeout,
+			Time:                  policy.ServerKeepaliveTime,
+			Timeout:               policy.KeepaliveTimeout,
 		},
 		Enforcement: keepalive.EnforcementPolicy{
-			MinTime:             grpcEnforcementMinTime,
+			MinTime:             policy.EnforcementMinTime,
 			PermitWithoutStream: false,
 		},
 	}
@@ -221,7 +202,7 @@ func GRPCDefaultServerPolicy() ServerPolicy {
 func DefaultClientParameters() keepalive.ClientParameters {
 	return keepalive.ClientParameters{
 		Time:                5*time.Minute + 30*time.Second,
-		Timeout:             grpcKeepaliveTimeout,
+		Timeout:             policy.KeepaliveTimeout,
 		PermitWithoutStream: false,
 	}
 }
@@ -254,7 +235,7 @@ func DefaultClientParameters() keepalive.ClientParameters {
 func LossyNetworkClientParameters() keepalive.ClientParameters {
 	return keepalive.ClientParameters{
 		Time:                30 * time.Second,
-		Timeout:             grpcKeepaliveTimeout,
+		Timeout:             policy.KeepaliveTimeout,
 		PermitWithoutStream: true,
 	}
 }
@@ -269,7 +250,7 @@ func LossyNetworkClientParameters() keepalive.ClientParameters {
 func GRPCDefaultClientParameters() keepalive.ClientParameters {
 	return keepalive.ClientParameters{
 		Time:                Infinity,
-		Timeout:             grpcKeepaliveTimeout,
+		Timeout:             policy.KeepaliveTimeout,
 		PermitWithoutStream: false,
 	}
 }

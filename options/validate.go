@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/internal/policy"
 )
 
 // Severity says how much a Finding matters.
@@ -97,7 +99,7 @@ const (
 	// shortestIdleTimeout is the shortest common middlebox idle timeout
 	// (Azure Load Balancer's default). A flow with no packet for that long
 	// may be forgotten.
-	shortestIdleTimeout = azureLBIdleTimeout
+	shortestIdleTimeout = policy.AzureLBIdleTimeout
 )
 
 // Validate checks a client keepalive configuration against the policy of the
@@ -166,14 +168,14 @@ func (fs *findings) timeout(field, peer string, t, timeout time.Duration) {
 		fs.add(Warning, field,
 			"(%s) is not below Time (%s): a dead %s is noticed only after Time+Timeout = %s, and since Timeout is also the socket's TCP_USER_TIMEOUT, "+
 				"unacknowledged data may sit that long too; the two may have been swapped. Set Timeout below Time, e.g. to %s.",
-			fmtDur(timeout), fmtDur(t), peer, fmtDur(satAdd(t, timeout)), fmtDur(min(grpcKeepaliveTimeout, t/2)))
+			policy.Format(timeout), policy.Format(t), peer, policy.Format(policy.SatAdd(t, timeout)), policy.Format(min(policy.KeepaliveTimeout, t/2)))
 	}
 	if timeout < minTCPUserTimeout {
 		fs.add(Warning, field,
 			"is %s; grpc-go also sets it as the socket's TCP_USER_TIMEOUT, so data left unacknowledged for %s aborts the connection: "+
 				"a few retransmissions of one lost segment (Linux's retransmission timeout is at least 200ms and doubles each time) kill a healthy connection. "+
 				"Set it to 5s or more; 20s is grpc's default.",
-			fmtDur(timeout), fmtDur(timeout))
+			policy.Format(timeout), policy.Format(timeout))
 	}
 }
 
@@ -184,92 +186,42 @@ func sortFindings(fs []Finding) []Finding {
 	return fs
 }
 
-// clientEffective is a ClientParameters as grpc-go's transport uses it.
-type clientEffective struct {
-	time, timeout time.Duration
-	permit        bool
-}
-
-// enabled reports whether the client sends keepalive pings at all.
-func (c clientEffective) enabled() bool { return c.time != Infinity }
-
-// effectiveClient applies grpc.WithKeepaliveParams (Time raised to 10 s) and
-// newHTTP2Client (zero Timeout becomes 20 s).
-func effectiveClient(c keepalive.ClientParameters) clientEffective {
-	e := clientEffective{time: c.Time, timeout: c.Timeout, permit: c.PermitWithoutStream}
-	if e.time < grpcClientMinTime {
-		e.time = grpcClientMinTime
-	}
-	if e.timeout == 0 {
-		e.timeout = grpcKeepaliveTimeout
-	}
-	return e
-}
-
-// effectiveServer applies grpc.KeepaliveParams (a positive Time raised to 1 s)
-// and newHTTP2Server (zero fields become grpc's defaults).
-func effectiveServer(p ServerPolicy) (keepalive.ServerParameters, keepalive.EnforcementPolicy) {
-	kp, kep := p.Parameters, p.Enforcement
-	if kp.Time > 0 && kp.Time < grpcServerMinTime {
-		kp.Time = grpcServerMinTime
-	}
-	if kp.MaxConnectionIdle == 0 {
-		kp.MaxConnectionIdle = Infinity
-	}
-	if kp.MaxConnectionAge == 0 {
-		kp.MaxConnectionAge = Infinity
-	}
-	if kp.MaxConnectionAgeGrace == 0 {
-		kp.MaxConnectionAgeGrace = Infinity
-	}
-	if kp.Time == 0 {
-		kp.Time = grpcServerKeepaliveTime
-	}
-	if kp.Timeout == 0 {
-		kp.Timeout = grpcKeepaliveTimeout
-	}
-	if kep.MinTime == 0 {
-		kep.MinTime = grpcEnforcementMinTime
-	}
-	return kp, kep
-}
-
 func clientFindings(c keepalive.ClientParameters) []Finding {
 	var fs findings
-	recommended := fmtDur(DefaultClientParameters().Time)
+	recommended := policy.Format(DefaultClientParameters().Time)
 	switch {
 	case c.Time < 0:
 		fs.add(Error, "ClientParameters.Time",
 			"is negative (%s); grpc.WithKeepaliveParams raises it to 10s and turns keepalive pings on. "+
 				"Set it to %s (DefaultClientParameters), or to Infinity to disable keepalive.",
-			fmtDur(c.Time), recommended)
+			policy.Format(c.Time), recommended)
 	case c.Time == 0:
 		fs.add(Warning, "ClientParameters.Time",
 			"is 0, which does not disable keepalive: grpc.WithKeepaliveParams raises it to 10s and pings after every 10s of silence. "+
 				"Set it explicitly, e.g. to %s (DefaultClientParameters), or to Infinity (or leave out grpc.WithKeepaliveParams) to disable keepalive.",
 			recommended)
-	case c.Time < grpcClientMinTime:
+	case c.Time < policy.ClientMinTime:
 		fs.add(Warning, "ClientParameters.Time",
 			"is %s; grpc.WithKeepaliveParams raises anything below 10s to 10s. Set it to 10s or more so that the configuration says what runs.",
-			fmtDur(c.Time))
+			policy.Format(c.Time))
 	}
 	if c.Timeout < 0 {
 		fs.add(Fatal, "ClientParameters.Timeout",
 			"is negative (%s): with keepalive on, grpc-go closes the connection as soon as a keepalive ping is not answered instantly, "+
 				"and the kernel rejects it as TCP_USER_TIMEOUT. Set it to 20s (grpc's default).",
-			fmtDur(c.Timeout))
+			policy.Format(c.Timeout))
 	}
-	e := effectiveClient(c)
-	if !e.enabled() || c.Timeout < 0 {
+	e := policy.EffectiveClient(c)
+	if !e.Enabled() || c.Timeout < 0 {
 		return fs
 	}
-	fs.timeout("ClientParameters.Timeout", "connection", e.time, e.timeout)
-	if e.permit && e.time >= shortestIdleTimeout {
+	fs.timeout("ClientParameters.Timeout", "connection", e.Time, e.Timeout)
+	if e.Permit && e.Time >= shortestIdleTimeout {
 		fs.add(Warning, "ClientParameters.Time",
 			"is %s with PermitWithoutStream true: idle pings are meant to keep idle connections alive, but these come later than %s, "+
 				"which may drop the flow first. Set Time below %s (LossyNetworkClientParameters uses 30s; the server's EnforcementPolicy must allow it), "+
 				"or PermitWithoutStream to false.",
-			fmtDur(e.time), idleTimeoutsReachedBy(e.time), fmtDur(shortestIdleTimeout))
+			policy.Format(e.Time), idleTimeoutsReachedBy(e.Time), policy.Format(shortestIdleTimeout))
 	}
 	return fs
 }
@@ -310,7 +262,7 @@ func serverFindings(p ServerPolicy) []Finding {
 	for _, n := range negatives {
 		if n.value < 0 {
 			invalid = true
-			fs.add(n.sev, n.field, "is negative (%s): %s. Set it to %s.", fmtDur(n.value), n.effect, n.fix)
+			fs.add(n.sev, n.field, "is negative (%s): %s. Set it to %s.", policy.Format(n.value), n.effect, n.fix)
 		}
 	}
 	// getJitter draws from rand.Int64N(2*(age/10)), which panics for a zero
@@ -320,33 +272,33 @@ func serverFindings(p ServerPolicy) []Finding {
 		fs.add(Fatal, "ServerParameters.MaxConnectionAge",
 			"is %s: grpc-go's +/-10%% jitter rounds to a zero bound for rand.Int64N below 10ns and the server panics on the first connection. "+
 				"Set it to 10m (LoadBalancedServerPolicy), or Infinity to never age connections out.",
-			fmtDur(kp.MaxConnectionAge))
+			policy.Format(kp.MaxConnectionAge))
 	}
-	if kp.Time > 0 && kp.Time < grpcServerMinTime {
+	if kp.Time > 0 && kp.Time < policy.ServerMinTime {
 		fs.add(Warning, "ServerParameters.Time",
 			"is %s; grpc.KeepaliveParams raises anything below 1s to 1s. Set it to 1s or more so that the configuration says what runs; 2m (DefaultServerPolicy) is usually right.",
-			fmtDur(kp.Time))
+			policy.Format(kp.Time))
 	}
 	if invalid {
 		// The remaining checks compare values; negative ones only repeat the
 		// findings above.
 		return fs
 	}
-	ekp, _ := effectiveServer(p)
+	ekp, _ := policy.EffectiveServer(p.Parameters, p.Enforcement)
 	if ekp.Time != Infinity {
 		fs.timeout("ServerParameters.Timeout", "client", ekp.Time, ekp.Timeout)
 	}
 	if ekp.Time >= shortestIdleTimeout {
 		idle := "connections without RPCs and quiet RPCs"
-		alt := fmt.Sprintf("; MaxConnectionIdle below %s would close idle connections gracefully first, but cannot protect quiet RPCs", fmtDur(shortestIdleTimeout))
+		alt := fmt.Sprintf("; MaxConnectionIdle below %s would close idle connections gracefully first, but cannot protect quiet RPCs", policy.Format(shortestIdleTimeout))
 		if ekp.MaxConnectionIdle < shortestIdleTimeout {
-			idle = fmt.Sprintf("quiet RPCs (connections without RPCs are closed first by MaxConnectionIdle, %s)", fmtDur(ekp.MaxConnectionIdle))
+			idle = fmt.Sprintf("quiet RPCs (connections without RPCs are closed first by MaxConnectionIdle, %s)", policy.Format(ekp.MaxConnectionIdle))
 			alt = ""
 		}
 		fs.add(Warning, "ServerParameters.Time",
 			"is %s, not below %s: such a middlebox may forget the flow of %s, and the connection is then dead without either side being told, "+
 				"unless TCP keepalive probes keep the flow alive (Go sends them every 15s by default). Set Time to 2m (DefaultServerPolicy) or 1m (LoadBalancedServerPolicy)%s.",
-			fmtDur(ekp.Time), idleTimeoutsReachedBy(ekp.Time), idle, alt)
+			policy.Format(ekp.Time), idleTimeoutsReachedBy(ekp.Time), idle, alt)
 	}
 	if ekp.MaxConnectionAge != Infinity {
 		grace := ekp.MaxConnectionAgeGrace
@@ -356,12 +308,12 @@ func serverFindings(p ServerPolicy) []Finding {
 				"is infinite while MaxConnectionAge is %s: after the max_age GOAWAY the old connection stays open until its last RPC ends, "+
 					"so a long-lived stream keeps it, and its backend, forever and never rebalances. Set it to how long ordinary RPCs may take to finish, "+
 					"e.g. 2m (LoadBalancedServerPolicy), and set ServerPolicy.LongestRPC so that Validate can check it.",
-				fmtDur(ekp.MaxConnectionAge))
+				policy.Format(ekp.MaxConnectionAge))
 		case p.LongestRPC > grace:
 			fs.add(Error, "ServerParameters.MaxConnectionAgeGrace",
 				"is %s but ServerPolicy.LongestRPC is %s: an RPC that starts just before the server drains the connection at MaxConnectionAge (%s, +/-10%%) "+
 					"is cut with Unavailable %s later. Set MaxConnectionAgeGrace to at least %s, or make clients resume such RPCs on a new connection and lower LongestRPC.",
-				fmtDur(grace), fmtDur(p.LongestRPC), fmtDur(ekp.MaxConnectionAge), fmtDur(grace), fmtDur(p.LongestRPC))
+				policy.Format(grace), policy.Format(p.LongestRPC), policy.Format(ekp.MaxConnectionAge), policy.Format(grace), policy.Format(p.LongestRPC))
 		}
 	}
 	return fs
@@ -369,71 +321,54 @@ func serverFindings(p ServerPolicy) []Finding {
 
 func pairFindings(c keepalive.ClientParameters, s ServerPolicy) []Finding {
 	var fs findings
-	e := effectiveClient(c)
-	_, kep := effectiveServer(s)
-	if !e.enabled() || kep.MinTime < 0 {
+	e := policy.EffectiveClient(c)
+	_, kep := policy.EffectiveServer(s.Parameters, s.Enforcement)
+	if !e.Enabled() || kep.MinTime < 0 {
 		return fs
 	}
 	when := "a quiet stream or a slow unary call"
-	if e.permit && kep.PermitWithoutStream {
+	if e.Permit && kep.PermitWithoutStream {
 		when += ", or a connection with no RPC"
 	}
 	const goaway = "the server sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" and closes the connection, failing the RPCs on it with Unavailable"
-	strikeEffect := fmt.Sprintf("at the third strike (grpc-go tolerates %d) %s", grpcMaxPingStrikes, goaway)
+	strikeEffect := fmt.Sprintf("at the third strike (grpc-go tolerates %d) %s", policy.MaxPingStrikes, goaway)
 
-	if e.time < kep.MinTime {
+	if e.Time < kep.MinTime {
 		fs.add(Error, "ClientParameters.Time",
 			"(%s) is below the server's EnforcementPolicy.MinTime (%s): whenever the server writes nothing for a while (%s), "+
 				"every ping sooner than MinTime after the previous one is a strike; %s. "+
 				"The client then doubles Time for new connections of that ClientConn%s, and every new process starts over. "+
 				"Set ClientParameters.Time to at least %s, or the server's EnforcementPolicy.MinTime to at most %s.",
-			fmtDur(e.time), fmtDur(kep.MinTime), when, strikeEffect, doublings(e.time, kep.MinTime),
-			fmtDur(ceilSecond(satAdd(kep.MinTime, pingMargin(kep.MinTime)))), fmtDur(maxMinTimeFor(e.time)))
-	} else if e.time < satAdd(kep.MinTime, pingMargin(kep.MinTime)) {
+			policy.Format(e.Time), policy.Format(kep.MinTime), when, strikeEffect, doublings(e.Time, kep.MinTime),
+			policy.Format(policy.CeilSecond(policy.SatAdd(kep.MinTime, policy.PingMargin(kep.MinTime)))), policy.Format(policy.MaxMinTimeFor(e.Time)))
+	} else if e.Time < policy.SatAdd(kep.MinTime, policy.PingMargin(kep.MinTime)) {
 		fs.add(Warning, "ClientParameters.Time",
 			"(%s) clears the server's EnforcementPolicy.MinTime (%s) by less than %s (the larger of 1s and 10%%). A grpc-go client times each ping from its last read, "+
 				"so its pings arrive at least Time apart, but pings can arrive early: other clients fire a few milliseconds early (grpc/grpc#28830), and a server reader "+
 				"stalled by GC or CPU starvation stamps one ping late and the next one early; three such pings in a row with no server write between them "+
 				"close the connection with too_many_pings. Set ClientParameters.Time to at least %s, or the server's EnforcementPolicy.MinTime to at most %s.",
-			fmtDur(e.time), fmtDur(kep.MinTime), fmtDur(pingMargin(kep.MinTime)),
-			fmtDur(ceilSecond(satAdd(kep.MinTime, pingMargin(kep.MinTime)))), fmtDur(maxMinTimeFor(e.time)))
+			policy.Format(e.Time), policy.Format(kep.MinTime), policy.Format(policy.PingMargin(kep.MinTime)),
+			policy.Format(policy.CeilSecond(policy.SatAdd(kep.MinTime, policy.PingMargin(kep.MinTime)))), policy.Format(policy.MaxMinTimeFor(e.Time)))
 	}
 
-	if e.permit && !kep.PermitWithoutStream {
+	if e.Permit && !kep.PermitWithoutStream {
 		switch {
-		case e.time < grpcIdlePingWindow:
+		case e.Time < policy.IdlePingWindow:
 			fs.add(Error, "ClientParameters.PermitWithoutStream",
 				"is true, so the client pings every %s even with no RPC in flight, but the server's EnforcementPolicy.PermitWithoutStream is false: "+
 					"with no RPC in flight the server counts any ping within 2h of the previous one as a strike, and about the fourth ping of an idle period "+
 					"(~%s idle) is the third: %s. Doubling Time does not help until it reaches 2h. Set ClientParameters.PermitWithoutStream to false, "+
 					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
-				fmtDur(e.time), fmtDur(satMul(e.time, grpcMaxPingStrikes+2)), goaway)
-		case e.time < satAdd(grpcIdlePingWindow, pingMargin(grpcIdlePingWindow)):
+				policy.Format(e.Time), policy.Format(policy.SatMul(e.Time, policy.MaxPingStrikes+2)), goaway)
+		case e.Time < policy.SatAdd(policy.IdlePingWindow, policy.PingMargin(policy.IdlePingWindow)):
 			fs.add(Warning, "ClientParameters.PermitWithoutStream",
 				"is true with Time %s, but the server's EnforcementPolicy.PermitWithoutStream is false, so idle pings must come at least 2h apart; "+
 					"%s leaves less than %s (10%%) of margin for pings that arrive early. Set ClientParameters.PermitWithoutStream to false, "+
 					"or the server's EnforcementPolicy.PermitWithoutStream to true.",
-				fmtDur(e.time), fmtDur(e.time), fmtDur(pingMargin(grpcIdlePingWindow)))
+				policy.Format(e.Time), policy.Format(e.Time), policy.Format(policy.PingMargin(policy.IdlePingWindow)))
 		}
 	}
 	return fs
-}
-
-// pingMargin is how far above a server's minimum ping interval a client's
-// Time must be: the larger of 1 s and 10%. Pings arrive early by a few
-// milliseconds in grpc/grpc#28830, and by a GC pause or a CPU-starved server
-// reader (which stamps one ping late and the next one early); 1 s covers the
-// former by orders of magnitude and 10% scales with long intervals, at the
-// cost of at most 10% fewer pings.
-func pingMargin(minInterval time.Duration) time.Duration {
-	return max(time.Second, minInterval/10)
-}
-
-// maxMinTimeFor is the largest whole-second MinTime that a client pinging
-// every t clears with pingMargin.
-func maxMinTimeFor(t time.Duration) time.Duration {
-	m := min(t-time.Second, t/11*10)
-	return max(0, m.Truncate(time.Second))
 }
 
 // doublings describes how many connections a client whose Time is below
@@ -443,10 +378,10 @@ func doublings(t, minTime time.Duration) string {
 	if minTime == Infinity || t <= 0 {
 		return ", which never clears an infinite MinTime, so this pair can lose a connection on every quiet RPC"
 	}
-	steps := []string{fmtDur(t)}
+	steps := []string{policy.Format(t)}
 	for t < minTime && t <= Infinity/2 {
 		t *= 2
-		steps = append(steps, fmtDur(t))
+		steps = append(steps, policy.Format(t))
 	}
 	n := len(steps) - 1
 	noun := "connections"
@@ -463,9 +398,9 @@ func idleTimeoutsReachedBy(d time.Duration) string {
 		name    string
 		timeout time.Duration
 	}{
-		{"Azure Load Balancer (default 4m)", azureLBIdleTimeout},
-		{"AWS NLB (350s)", awsNLBIdleTimeout},
-		{"Google Cloud's firewall connection tracking (10m)", gcpIdleTimeout},
+		{"Azure Load Balancer (default 4m)", policy.AzureLBIdleTimeout},
+		{"AWS NLB (350s)", policy.AWSNLBIdleTimeout},
+		{"Google Cloud's firewall connection tracking (10m)", policy.GCPIdleTimeout},
 	}
 	var names []string
 	for _, k := range known {
@@ -480,44 +415,4 @@ func idleTimeoutsReachedBy(d time.Duration) string {
 		return "the idle timeout of " + names[0]
 	}
 	return "the idle timeouts of " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
-// satAdd adds two non-negative durations, saturating at Infinity.
-func satAdd(a, b time.Duration) time.Duration {
-	if a > Infinity-b {
-		return Infinity
-	}
-	return a + b
-}
-
-// satMul multiplies a non-negative duration by n > 0, saturating at Infinity.
-func satMul(d time.Duration, n int64) time.Duration {
-	if d > Infinity/time.Duration(n) {
-		return Infinity
-	}
-	return d * time.Duration(n)
-}
-
-// ceilSecond rounds d up to a whole second.
-func ceilSecond(d time.Duration) time.Duration {
-	if t := d.Truncate(time.Second); t != d && t <= Infinity-time.Second {
-		return t + time.Second
-	}
-	return d
-}
-
-// fmtDur formats d like time.Duration.String without trailing zero units
-// ("5m", "2h", "5m30s") and Infinity as "infinity".
-func fmtDur(d time.Duration) string {
-	if d == Infinity {
-		return "infinity"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/internal/policy"
 )
 
 // want describes one expected finding: its severity, its field and words its
@@ -528,12 +530,12 @@ func TestNormalisation(t *testing.T) {
 	if !reflect.DeepEqual(Validate(DefaultClientParameters(), ServerPolicy{}), Validate(DefaultClientParameters(), GRPCDefaultServerPolicy())) {
 		t.Error("ServerPolicy{} and GRPCDefaultServerPolicy() validate differently")
 	}
-	if effectiveClient(GRPCDefaultClientParameters()).enabled() {
+	if policy.EffectiveClient(GRPCDefaultClientParameters()).Enabled() {
 		t.Error("GRPCDefaultClientParameters() enables keepalive")
 	}
 	for _, c := range []keepalive.ClientParameters{{}, {Time: -time.Second}, {Time: time.Second}} {
-		if e := effectiveClient(c); !e.enabled() || e.time != 10*time.Second || e.timeout != 20*time.Second {
-			t.Errorf("effectiveClient(%+v) = %+v, want keepalive on at 10s with a 20s Timeout", c, e)
+		if e := policy.EffectiveClient(c); !e.Enabled() || e.Time != 10*time.Second || e.Timeout != 20*time.Second {
+			t.Errorf("policy.EffectiveClient(%+v) = %+v, want keepalive on at 10s with a 20s Timeout", c, e)
 		}
 	}
 	if kp, _ := effectiveServer(ServerPolicy{Parameters: keepalive.ServerParameters{Time: time.Millisecond}}); kp.Time != time.Second {
@@ -615,30 +617,34 @@ func TestFmtDur(t *testing.T) {
 		4*time.Minute + 32*time.Second:  "4m32s",
 		10*time.Minute + 10*time.Second: "10m10s",
 	} {
-		if got := fmtDur(d); got != want {
-			t.Errorf("fmtDur(%d) = %q, want %q", int64(d), got, want)
+		if got := policy.Format(d); got != want {
+			t.Errorf("policy.Format(%d) = %q, want %q", int64(d), got, want)
 		}
 	}
 }
 
 func TestCeilSecondAndMargins(t *testing.T) {
-	if got := ceilSecond(Infinity); got != Infinity {
-		t.Errorf("ceilSecond(Infinity) = %v", got)
+	if got := policy.CeilSecond(Infinity); got != Infinity {
+		t.Errorf("policy.CeilSecond(Infinity) = %v", got)
 	}
-	if got := ceilSecond(1500 * time.Millisecond); got != 2*time.Second {
-		t.Errorf("ceilSecond(1.5s) = %v", got)
+	if got := policy.CeilSecond(1500 * time.Millisecond); got != 2*time.Second {
+		t.Errorf("policy.CeilSecond(1.5s) = %v", got)
 	}
-	if got := satAdd(Infinity, time.Second); got != Infinity {
-		t.Errorf("satAdd(Infinity, 1s) = %v", got)
+	if got := policy.SatAdd(Infinity, time.Second); got != Infinity {
+		t.Errorf("policy.SatAdd(Infinity, 1s) = %v", got)
 	}
 	// The suggested largest MinTime must itself pass the margin check.
 	for _, tm := range []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5*time.Minute + 30*time.Second, 3 * time.Hour} {
-		m := maxMinTimeFor(tm)
-		if m+pingMargin(m) > tm {
-			t.Errorf("maxMinTimeFor(%v) = %v, but %v + margin %v > %v", tm, m, m, pingMargin(m), tm)
+		m := policy.MaxMinTimeFor(tm)
+		if m+policy.PingMargin(m) > tm {
+			t.Errorf("policy.MaxMinTimeFor(%v) = %v, but %v + margin %v > %v", tm, m, m, policy.PingMargin(m), tm)
 		}
-		if n := m + time.Second; n+pingMargin(n) <= tm {
-			t.Errorf("maxMinTimeFor(%v) = %v is not the largest whole second: %v passes too", tm, m, n)
+		if n := m + time.Second; n+policy.PingMargin(n) <= tm {
+			t.Errorf("policy.MaxMinTimeFor(%v) = %v is not the largest whole second: %v passes too", tm, m, n)
 		}
 	}
+}
+
+func effectiveServer(p ServerPolicy) (keepalive.ServerParameters, keepalive.EnforcementPolicy) {
+	return policy.EffectiveServer(p.Parameters, p.Enforcement)
 }
