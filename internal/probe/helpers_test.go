@@ -19,13 +19,20 @@ import (
 // health service on 127.0.0.1:0, stopped at the end of the test.
 func startServer(t *testing.T, policy options.ServerPolicy, opts ...grpc.ServerOption) string {
 	t.Helper()
+	return startServerWith(t, policy, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, opts...)
+}
+
+// startServerWith runs a real grpc-go server with policy on 127.0.0.1:0,
+// with the services register adds, stopped at the end of the test.
+func startServerWith(t *testing.T, policy options.ServerPolicy, register func(*grpc.Server), opts ...grpc.ServerOption) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts = append(opts, grpc.KeepaliveParams(policy.Parameters), grpc.KeepaliveEnforcementPolicy(policy.Enforcement))
 	srv := grpc.NewServer(opts...)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
+	register(srv)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -54,6 +54,7 @@ type prober struct {
 	heldMethod string
 
 	progMu sync.Mutex
+	hold   *[]string // while non-nil, progress lines are collected here
 
 	mu    sync.Mutex
 	conns []*h2conn
@@ -82,8 +83,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer cancel()
 
 	rep := &Report{Target: cfg.Target, TLS: cfg.TLS != nil, Budget: cfg.Budget}
-	if err := p.control(ctx, rep); err != nil {
+	// The control phase's progress is held back until it succeeds, so that
+	// a target that cannot be probed gets exactly one line: the error.
+	var early []string
+	p.hold = &early
+	err := p.control(ctx, rep)
+	p.hold = nil
+	if err != nil {
 		return nil, err
+	}
+	for _, line := range early {
+		p.progress("%s", line)
 	}
 
 	var (
@@ -119,6 +129,10 @@ func (p *prober) progress(format string, args ...any) {
 	}
 	p.progMu.Lock()
 	defer p.progMu.Unlock()
+	if p.hold != nil {
+		*p.hold = append(*p.hold, fmt.Sprintf(format, args...))
+		return
+	}
 	fmt.Fprintf(p.cfg.Progress, "probe [%5.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
 }
 

@@ -290,10 +290,16 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 	}
 
 	// PermitWithoutStream.
+	var heldAccepted time.Duration // the shortest interval accepted with a stream held
+	for _, r := range rungs {
+		if r.Held && r.Verdict == verdictAccepted && (heldAccepted == 0 || r.Interval < heldAccepted) {
+			heldAccepted = r.Interval
+		}
+	}
 	var nsRejectedAboveHeld *rungResult
 	for i := range rungs {
 		r := &rungs[i]
-		if !r.Held && r.Verdict == verdictRejected && p.held && hi > 0 && r.Interval >= hi {
+		if !r.Held && r.Verdict == verdictRejected && heldAccepted > 0 && r.Interval >= heldAccepted {
 			nsRejectedAboveHeld = r
 		}
 	}
@@ -384,8 +390,11 @@ func (p *prober) analyzeLifetime(rep *Report, conns []*h2conn) (age, grace, idle
 			if hadStream && peerClosed {
 				gr := closedAt.Sub(g.At)
 				grace.Observed, grace.Confidence = true, ConfidenceMedium
-				grace.Low, grace.High = max(0, gr-slack), gr+slack
-				grace.Result = fmt.Sprintf("about %s: the server closed the connection %s after the max_age GOAWAY with a stream still open", fmtDur(gr), fmtDur(gr))
+				// After the grace, grpc-go waits up to 1 s for the client
+				// to close first (grpc-go#5358) before it closes.
+				grace.Low, grace.High = max(0, gr-time.Second-slack), gr+slack
+				grace.Result = bracketText(grace.Low, grace.High)
+				grace.Note = "the server closed the connection with a stream still open; grpc-go closes up to 1s after the grace ends, waiting for the client to close first"
 				grace.Evidence = append(grace.Evidence, fmt.Sprintf("closed %s after GOAWAY \"max_age\": %s", fmtDur(gr), oneLine(closeErr)))
 			}
 		case "max_idle":
