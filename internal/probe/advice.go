@@ -103,6 +103,8 @@ func advise(mt, permit, age, grace, idle, srvTime, path Finding) Advice {
 		switch {
 		case pws:
 			reasons = append(reasons, "PermitWithoutStream true: the server permits pings without RPCs and the path drops idle flows, so idle connections are kept warm")
+		case conflict:
+			reasons = append(reasons, "PermitWithoutStream false: client pings cannot come often enough to keep idle flows alive on this path, so pinging idle connections buys nothing")
 		case !permitOK && permit.Value != nil:
 			reasons = append(reasons, "PermitWithoutStream false: the server rejects pings on connections without RPCs")
 		case permit.Value == nil:

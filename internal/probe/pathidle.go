@@ -164,7 +164,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 	defer t.Stop()
 	select {
 	case at := <-ack:
-		r.Verdict, r.Note = idleAnswered, fmt.Sprintf("PING answered in %s", fmtDur(at.Sub(sent)))
+		r.Verdict, r.Note = idleAnswered, fmt.Sprintf("PING answered in %s", fmtRTT(at.Sub(sent)))
 	case <-c.done:
 		r.Verdict, r.Note = idleUnanswered, "the connection ended after the PING: "+p.endNote(c)
 	case <-t.C:

@@ -149,7 +149,7 @@ func (p *prober) analyze(rep *Report, conns []*h2conn, enf *enforceOutcome, life
 	rep.Findings = append(rep.Findings, minTime, permit)
 	age, grace, idleF := p.analyzeLifetime(rep, conns)
 	rep.Findings = append(rep.Findings, age, grace, idleF)
-	srvTime := p.analyzeServerKeepalive(conns, idle)
+	srvTime := p.analyzeServerKeepalive(conns)
 	rep.Findings = append(rep.Findings, srvTime)
 	pathF := p.analyzePathIdle(rep, idle, srvTime)
 	rep.Findings = append(rep.Findings, pathF)
@@ -466,7 +466,7 @@ func streamNote(held bool) string {
 
 // analyzeServerKeepalive reads ServerParameters.Time from the server's own
 // keepalive PINGs: grpc-go pings after Time without reading anything.
-func (p *prober) analyzeServerKeepalive(conns []*h2conn, idle *pathIdleOutcome) Finding {
+func (p *prober) analyzeServerKeepalive(conns []*h2conn) Finding {
 	f := Finding{Name: FindingServerKeepalive}
 	var shortest time.Duration
 	n := 0
@@ -485,11 +485,17 @@ func (p *prober) analyzeServerKeepalive(conns []*h2conn, idle *pathIdleOutcome) 
 		f.Evidence = []string{fmt.Sprintf("%d keepalive PINGs from the server, the earliest after %s without a frame from the probe", n, fmtDur(shortest))}
 		return f
 	}
+	// No server PING anywhere: Time is longer than the longest time any
+	// live connection went without a frame from the probe.
 	var longest time.Duration
-	for _, r := range idle.rungs {
-		if r.Verdict == idleAnswered {
-			longest = max(longest, r.Silence)
+	for _, c := range conns {
+		c.mu.Lock()
+		end := c.closedAt
+		if end.IsZero() {
+			end = time.Now()
 		}
+		longest = max(longest, end.Sub(c.lastWrite))
+		c.mu.Unlock()
 	}
 	f.Low, f.Confidence = longest, ConfidenceNone
 	f.Result = "no keepalive PING from the server"

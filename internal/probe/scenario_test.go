@@ -180,5 +180,3 @@ func startBareServer(t *testing.T, policy options.ServerPolicy) string {
 	}
 	return startServerWith(t, policy, func(s *grpc.Server) { s.RegisterService(&desc, struct{}{}) })
 }
-
-
