@@ -108,6 +108,7 @@ type dialConfig struct {
 // TLS settings do not match it. Its message is one line meant for the user.
 type ProbeError struct{ Msg string }
 
+// Error returns the message.
 func (e *ProbeError) Error() string { return e.Msg }
 
 func probeErr(format string, args ...any) error {

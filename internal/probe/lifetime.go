@@ -14,7 +14,6 @@ import (
 type lifetimeOutcome struct {
 	mu      sync.Mutex
 	running int
-	heldErr string // why the age watcher could not hold a stream
 }
 
 func (o *lifetimeOutcome) waiting() string {
@@ -46,9 +45,6 @@ func (p *prober) lifetime(ctx context.Context, out *lifetimeOutcome) {
 		defer c.Close()
 		if held {
 			if _, err := p.holdStream(ctx, c); err != nil {
-				out.mu.Lock()
-				out.heldErr = err.Error()
-				out.mu.Unlock()
 				return
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 // Report is what a probe measured, each finding with its evidence.
 type Report struct {
+	// Target is the host:port probed; TLS says whether TLS was spoken.
 	Target string `json:"target"`
 	TLS    bool   `json:"tls"`
 	// Budget and Elapsed are reported in seconds in JSON.
@@ -32,10 +33,12 @@ type Report struct {
 
 // Setting is one HTTP/2 SETTINGS parameter the server sent, or its default.
 type Setting struct {
+	// Name is the setting's RFC 9113 name, e.g. "MAX_CONCURRENT_STREAMS".
 	Name string `json:"name"`
 	// Value is nil when the server did not send the setting.
-	Value   *uint32 `json:"value,omitempty"`
-	Default string  `json:"default"`
+	Value *uint32 `json:"value,omitempty"`
+	// Default is what HTTP/2 (or grpc-go) assumes when it is not sent.
+	Default string `json:"default"`
 }
 
 // GRPCInfo is what the probe learnt about the gRPC service itself.
@@ -51,29 +54,31 @@ type GRPCInfo struct {
 
 // Names of findings.
 const (
-	FindingRTT                 = "rtt"
-	FindingMinTime             = "enforcement.min_time"
-	FindingPermitWithoutStream = "enforcement.permit_without_stream"
-	FindingMaxConnectionAge    = "max_connection_age"
-	FindingMaxConnectionGrace  = "max_connection_age_grace"
-	FindingMaxConnectionIdle   = "max_connection_idle"
-	FindingServerKeepalive     = "server_keepalive_time"
-	FindingPathIdleTimeout     = "path_idle_timeout"
+	FindingRTT                 = "rtt"                               // PING round trips
+	FindingMinTime             = "enforcement.min_time"              // EnforcementPolicy.MinTime
+	FindingPermitWithoutStream = "enforcement.permit_without_stream" // EnforcementPolicy.PermitWithoutStream
+	FindingMaxConnectionAge    = "max_connection_age"                // ServerParameters.MaxConnectionAge
+	FindingMaxConnectionGrace  = "max_connection_age_grace"          // ServerParameters.MaxConnectionAgeGrace
+	FindingMaxConnectionIdle   = "max_connection_idle"               // ServerParameters.MaxConnectionIdle
+	FindingServerKeepalive     = "server_keepalive_time"             // ServerParameters.Time, from the server's PINGs
+	FindingPathIdleTimeout     = "path_idle_timeout"                 // the network path's idle timeout
 )
 
 // Confidence levels.
 const (
-	ConfidenceHigh   = "high"
-	ConfidenceMedium = "medium"
-	ConfidenceLow    = "low"
-	ConfidenceNone   = "none" // nothing was observed
+	ConfidenceHigh   = "high"   // both ends of the bracket observed, consistently
+	ConfidenceMedium = "medium" // one end, or a single observation
+	ConfidenceLow    = "low"    // observations disagree; the bracket is widened
+	ConfidenceNone   = "none"   // nothing was observed
 )
 
 // Finding is one measured quantity. A duration is given as a bracket
 // (Low, High]: Low is a lower bound (exclusive; 0 if none), High an upper
 // bound (inclusive; 0 if the bracket is open above).
 type Finding struct {
-	Name   string `json:"name"`
+	// Name is one of the Finding* constants.
+	Name string `json:"name"`
+	// Result states the finding in one sentence, for people.
 	Result string `json:"result"`
 	// Observed is false when the quantity was not seen within the budget.
 	Observed    bool          `json:"observed"`
@@ -82,10 +87,13 @@ type Finding struct {
 	LowSeconds  *float64      `json:"low_seconds,omitempty"`
 	HighSeconds *float64      `json:"high_seconds,omitempty"`
 	// Value is set for yes/no findings (PermitWithoutStream).
-	Value      *bool    `json:"value,omitempty"`
-	Confidence string   `json:"confidence"`
-	Evidence   []string `json:"evidence,omitempty"`
-	Note       string   `json:"note,omitempty"`
+	Value *bool `json:"value,omitempty"`
+	// Confidence is one of the Confidence* constants.
+	Confidence string `json:"confidence"`
+	// Evidence lists what was seen, one observation per entry.
+	Evidence []string `json:"evidence,omitempty"`
+	// Note explains the mechanism behind the finding, or a caveat.
+	Note string `json:"note,omitempty"`
 }
 
 // Finding returns the finding named name, or nil.
