@@ -127,7 +127,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 			r.Verdict = idleNotReached
 			r.Note = fmt.Sprintf("the budget ended first; the longest silence held was %s", fmtDur(time.Since(last)))
 			if sp := c.serverPingsSnapshot(); len(sp) > 0 {
-				r.Note += fmt.Sprintf(" (the server pinged %d times, the first after %s of silence)", len(sp), fmtDur(sp[0].Silence))
+				r.Note += fmt.Sprintf(" (server keepalive PINGs: %d, the first after %s of silence)", len(sp), fmtDur(sp[0].Silence))
 			}
 			return r
 		}
