@@ -46,6 +46,8 @@ type Proxy struct {
 	mode     atomic.Int32 // modeForward or modeBlackhole; read per chunk
 	delay    atomic.Int64 // one-way latency in nanoseconds
 	accepted atomic.Int64
+	idleDrop atomic.Int64 // SetIdleDrop's period in nanoseconds; 0: off
+	idleGone atomic.Int64 // connections dropped for idleness
 
 	// Test hooks: dropped counts bytes discarded while blackholed so tests can
 	// wait for a discard event instead of sleeping; live counts running
@@ -231,6 +233,7 @@ func (p *Proxy) connect(client *net.TCPConn) {
 		done:   make(chan struct{}),
 		inject: make(chan struct{}, 1),
 	}
+	pr.lastActive.Store(time.Now().UnixNano())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -270,6 +273,11 @@ type pair struct {
 	injectPending atomic.Int64
 	inject        chan struct{}
 	lostSync      atomic.Bool // client bytes were dropped: frame boundaries are unknown
+
+	// SetIdleDrop: when a byte last passed (unix nanoseconds), and whether
+	// the flow has been forgotten for good.
+	lastActive  atomic.Int64
+	flowDropped atomic.Bool
 }
 
 // close closes both sockets exactly once; abort sets SO_LINGER 0 first so the
@@ -299,7 +307,7 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 		now := time.Now()
 		due := now.Add(time.Duration(pr.p.delay.Load()))
 		if n > 0 {
-			if pr.p.mode.Load() == modeBlackhole {
+			if pr.p.mode.Load() == modeBlackhole || pr.idleExpired(now) {
 				pr.p.dropped.Add(int64(n))
 				if src == pr.client {
 					pr.lostSync.Store(true)
@@ -314,6 +322,8 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 			}
 		}
 		if err != nil {
+			// A FIN or RST after the idle period finds no flow either.
+			pr.idleExpired(now)
 			select {
 			case q <- chunk{end: err, due: due}:
 			case <-pr.done:
@@ -360,7 +370,7 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 		if c.end == nil {
 			// Re-check the mode so chunks still queued by a delay are dropped
 			// as soon as the proxy is blackholed.
-			if pr.p.mode.Load() == modeBlackhole {
+			if pr.p.mode.Load() == modeBlackhole || pr.flowDropped.Load() {
 				pr.p.dropped.Add(int64(len(c.data)))
 				if inject != nil {
 					pr.lostSync.Store(true)
@@ -402,6 +412,11 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 // waitForward blocks while the proxy is blackholed. It reports false if the
 // pair was closed meanwhile.
 func (pr *pair) waitForward() bool {
+	if pr.flowDropped.Load() {
+		// A forgotten flow never comes back.
+		<-pr.done
+		return false
+	}
 	for {
 		pr.p.mu.Lock()
 		m, ch := pr.p.mode.Load(), pr.p.modeCh
