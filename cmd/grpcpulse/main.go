@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/grpcpulse/grpcpulse/internal/probe"
+	"github.com/grpcpulse/grpcpulse/cmd/grpcpulse/internal/probe"
 )
 
 func main() {

@@ -24,7 +24,7 @@
 //     periods, then pinged once.
 //
 // and it advises client keepalive.ClientParameters, checked with
-// options.Validate. Unlike the library's packages, which sit below options,
-// this package is a tool built on top of options' stable API (Validate,
-// ServerPolicy and the presets).
+// options.Validate. It lives under cmd/grpcpulse because it is a tool built
+// on top of the library (options' Validate, ServerPolicy and presets), not a
+// layer of it.
 package probe
