@@ -65,7 +65,7 @@ func TestReasonsExported(t *testing.T) {
 		ReasonKeepaliveTimeout: true, ReasonTooManyPings: true, ReasonMaxConnectionAge: true,
 		ReasonMaxConnectionIdle: true, ReasonServerShutdown: true, ReasonClientShutdown: true,
 		ReasonGoAway: true, ReasonPeerClosed: true, ReasonConnectionReset: true, ReasonIOError: true,
-		ReasonUnknown: true,
+		ReasonProtocolError: true, ReasonUnknown: true,
 	}
 	for _, r := range conntrack.Reasons() {
 		if !exported[reasonOf(r)] {

@@ -34,6 +34,11 @@ const (
 	ReasonConnectionReset Reason = "connection_reset"
 	// ReasonIOError: any other read or write error.
 	ReasonIOError Reason = "io_error"
+	// ReasonProtocolError: the peer broke HTTP/2 and this side closed the
+	// connection, or this side received a GOAWAY whose error code
+	// (PROTOCOL_ERROR, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, ...) says
+	// this side broke it.
+	ReasonProtocolError Reason = "protocol_error"
 	// ReasonUnknown: the transport ended but why cannot be told, typically
 	// because the credentials were not wrapped for the frame observer.
 	ReasonUnknown Reason = "unknown"
