@@ -65,6 +65,11 @@ type Closing struct {
 	Seq             uint64
 	Kind            wire.EndKind
 	PingOutstanding bool // a keepalive PING of this side was unanswered
+	// WriteFailed: the first sign was a Write that failed (EPIPE,
+	// ECONNRESET, ...), not a Read. A write can fail because the peer
+	// has already closed while frames it sent before closing, its
+	// GOAWAY among them, still wait to be read.
+	WriteFailed bool
 }
 
 // keepaliveKind reports whether an end of this kind, with a keepalive PING
@@ -141,7 +146,11 @@ func cause(s Snapshot) (GoAwayRecord, causeKind) {
 	consider(sent.Valid && sent.Reason != GoAwayClientShutdown, sent.Seq, causeGoAwaySent, sent)
 	consider(s.GoAwayReceived.Valid, s.GoAwayReceived.Seq, causeGoAwayReceived, s.GoAwayReceived)
 	consider(s.Violation.Valid, s.Violation.Seq, causeViolation, GoAwayRecord{})
-	consider(s.Closing.Valid, s.Closing.Seq, causeClosing, GoAwayRecord{})
+	// A GOAWAY the peer sent came before the peer closed, and so before
+	// any write of this side failed for it, however late it is read.
+	// (A Read, in contrast, sees the peer's frames and its close in order.)
+	writeFailedFirst := s.Closing.WriteFailed && s.GoAwayReceived.Valid
+	consider(s.Closing.Valid && !writeFailedFirst, s.Closing.Seq, causeClosing, GoAwayRecord{})
 	return rec, best
 }
 

@@ -170,6 +170,9 @@ func (j *Journal) End(e wire.End) {
 	j.snap.EndKind = e.Kind
 	j.snap.EndedAt = time.Now()
 	closing := j.markClosingLocked(e.Kind)
+	if closing && e.Dir == wire.Sent && e.Kind != wire.EndLocalClose && e.Kind != wire.EndDeadline {
+		j.snap.Closing.WriteFailed = true
+	}
 	claimed := j.claimed
 	j.mu.Unlock()
 	if closing && j.hooks != nil {

@@ -20,6 +20,10 @@ const (
 
 // readerQuit marks the journal's connection as closed by this side after
 // its reader stopped on its own (wire.Conn.ReaderQuit).
+func endDir(k wire.EndKind, dir wire.Direction) event {
+	return func(j *Journal) { j.End(wire.End{Kind: k, Dir: dir}) }
+}
+
 func readerQuit(j *Journal) { j.readerQuit = func() bool { return true } }
 
 // The verdicts a peer must not be able to choose, and the verdicts that need
@@ -123,6 +127,15 @@ func TestClassifyVerdicts(t *testing.T) {
 		{"server Stop while the reader reads", Server,
 			[]event{end(wire.EndLocalClose)},
 			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
+		{"a write fails on the closed socket before the client's GOAWAY is read", Server,
+			[]event{endDir(wire.EndReset, wire.Sent), goAway(wire.Received, codeNo, "client transport shutdown")},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"a read reset before a GOAWAY keeps the reset", Server,
+			[]event{endDir(wire.EndReset, wire.Received), goAway(wire.Received, codeNo, "client transport shutdown")},
+			ReasonConnectionReset, InitiatorPeer, "connection reset"},
+		{"a failed write without a GOAWAY is a reset", Server,
+			[]event{endDir(wire.EndReset, wire.Sent)},
+			ReasonConnectionReset, InitiatorPeer, "connection reset"},
 		{"a quit reader does not matter for an EOF", Server,
 			[]event{end(wire.EndEOF), readerQuit},
 			ReasonPeerClosed, InitiatorPeer, "unknown"},
