@@ -130,6 +130,11 @@ func oracleRead(stream []byte, preface bool, dir Direction) (evs []event, err er
 	}
 	fr := http2.NewFramer(io.Discard, r)
 	fr.SetMaxReadFrameSize(1<<24 - 1)
+	if dir == Received {
+		// The observer validates what it receives as grpc-go does, whose
+		// framer refuses frames over MaxFrameSize.
+		fr.SetMaxReadFrameSize(MaxFrameSize)
+	}
 	for {
 		fh, err := fr.ReadFrameHeader()
 		if err != nil {
