@@ -7,7 +7,9 @@ package wire
 // reader) treats as a connection error, so that a reported violation is one
 // grpc-go closes the transport for. Violations it cannot see (HPACK errors,
 // a SETTINGS value out of range, a zero connection WINDOW_UPDATE) are left
-// to the close itself; see Conn.ReaderQuit.
+// to the close itself; see Conn.ReaderQuit. Frame types that only some x/net
+// releases parse (PRIORITY_UPDATE, RFC 9218) are not judged either: the
+// verdict must not depend on which x/net a program is built with.
 type Violation uint8
 
 const (

@@ -58,9 +58,14 @@ func grpcOracle(stream []byte, preface bool) ([]event, oracleStop) {
 			if errors.As(err, &se) {
 				continue // grpc-go resets the stream and goes on
 			}
+			// Not judged by the observer: SETTINGS values and WINDOW_UPDATE
+			// increments are payload; PRIORITY_UPDATE (RFC 9218) is parsed
+			// only by recent x/net releases, older ones skip it, so
+			// judging it could report a violation grpc-go never saw.
 			var ce http2.ConnectionError
 			hidden := (fh.Type == http2.FrameSettings && errors.As(err, &ce) && http2.ErrCode(ce) == http2.ErrCodeFlowControl) ||
-				(fh.Type == http2.FrameWindowUpdate && fh.Length == 4)
+				(fh.Type == http2.FrameWindowUpdate && fh.Length == 4) ||
+				fh.Type == http2.FramePriorityUpdate
 			if hidden {
 				return evs, stopHidden
 			}
@@ -180,6 +185,7 @@ func TestViolations(t *testing.T) {
 		{name: "GOAWAY on a stream", stream: frame(frameGoAway, 0, 1, make([]byte, 8)), want: ViolationStreamID},
 		{name: "PUSH_PROMISE pad too long", stream: frame(framePushPromise, flagPadded|flagEndHeaders, 1, []byte{2, 0, 0, 0, 2, 0}), want: ViolationPadding},
 		{name: "unknown frame type on stream 0", stream: cat(frame(0x42, 0xff, 0, []byte("ext")), okPing), none: true},
+		{name: "PRIORITY_UPDATE on a stream is not judged", stream: frame(0x10, 0, 1, nil), none: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
