@@ -36,6 +36,12 @@ const (
 	// ReasonClientShutdown ("client_shutdown"): the client closed the
 	// connection (its channel closed or went idle).
 	ReasonClientShutdown = conntrack.ReasonClientShutdown
+	// ReasonProtocolError ("protocol_error"): the peer broke HTTP/2 and
+	// this side closed the connection (initiator local), or this side
+	// received a GOAWAY whose error code says this side broke it
+	// (initiator peer). A scanner, a broken client or a proxy rewriting
+	// frames; no keepalive setting is involved.
+	ReasonProtocolError = conntrack.ReasonProtocolError
 	// ReasonGoAway ("goaway"): any other GOAWAY.
 	ReasonGoAway = conntrack.ReasonGoAway
 	// ReasonPeerClosed ("peer_closed"): the peer closed the connection

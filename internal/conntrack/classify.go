@@ -22,6 +22,16 @@ type Snapshot struct {
 	// write, or grpc-go's client-shutdown GOAWAY.
 	Closing Closing
 
+	// Violation is the first HTTP/2 violation the observer saw in what
+	// the peer sent, one grpc-go closes the transport for.
+	Violation ViolationRecord
+
+	// ReaderQuit: this side closed the conn after its reader had stopped
+	// reading (wire.Conn.ReaderQuit). grpc-go's reader stops only when
+	// what it read made it close the transport, so a local close with a
+	// quit reader was not the application shutting down.
+	ReaderQuit bool
+
 	Ended   bool
 	EndKind wire.EndKind
 	EndedAt time.Time
@@ -42,12 +52,24 @@ type GoAwayRecord struct {
 	LastStreamID uint32
 }
 
+// ViolationRecord is a protocol violation as the classifier sees it.
+type ViolationRecord struct {
+	Valid bool
+	Seq   uint64
+	Kind  wire.Violation
+}
+
 // Closing is the first sign that the connection is ending.
 type Closing struct {
 	Valid           bool
 	Seq             uint64
 	Kind            wire.EndKind
 	PingOutstanding bool // a keepalive PING of this side was unanswered
+	// WriteFailed: the first sign was a Write that failed (EPIPE,
+	// ECONNRESET, ...), not a Read. A write can fail because the peer
+	// has already closed while frames it sent before closing, its
+	// GOAWAY among them, still wait to be read.
+	WriteFailed bool
 }
 
 // keepaliveKind reports whether an end of this kind, with a keepalive PING
@@ -64,18 +86,24 @@ func keepaliveKind(k wire.EndKind) bool {
 
 // Classify returns why the connection ended and who ended it. The first
 // cause wins: the earliest of the first GOAWAY sent, the first GOAWAY
-// received and the first sign of closing decides.
+// received, the first protocol violation received and the first sign of
+// closing decides. A GOAWAY is read by the role of the side that sent it
+// (GoAwayCloseReason). Where the journal cannot tell, the answer is
+// unknown, never a guess.
 func Classify(s Snapshot) (Reason, Initiator) {
 	if !s.Observed {
 		return ReasonUnknown, InitiatorUnknown
 	}
 	switch g, which := cause(s); which {
 	case causeGoAwaySent:
-		return g.Reason.CloseReason(), InitiatorLocal
+		return GoAwayCloseReason(s.Side, g.Code, g.Reason), InitiatorLocal
 	case causeGoAwayReceived:
-		return g.Reason.CloseReason(), InitiatorPeer
+		return GoAwayCloseReason(s.Side.peer(), g.Code, g.Reason), InitiatorPeer
+	case causeViolation:
+		// The peer broke HTTP/2; grpc-go closes the transport.
+		return ReasonProtocolError, InitiatorLocal
 	case causeClosing:
-		return classifyClosing(s.Side, s.Closing)
+		return classifyClosing(s)
 	}
 	return ReasonUnknown, InitiatorUnknown
 }
@@ -95,11 +123,13 @@ const (
 	causeNone causeKind = iota
 	causeGoAwaySent
 	causeGoAwayReceived
+	causeViolation
 	causeClosing
 )
 
 // cause picks the earliest event among the first GOAWAY sent, the first
-// GOAWAY received and the first sign of closing. A client-shutdown GOAWAY
+// GOAWAY received, the first violation received and the first sign of
+// closing. A client-shutdown GOAWAY
 // this side sent is not a cause: it is recorded as Closing.
 func cause(s Snapshot) (GoAwayRecord, causeKind) {
 	var (
@@ -115,21 +145,35 @@ func cause(s Snapshot) (GoAwayRecord, causeKind) {
 	sent := s.GoAwaySent
 	consider(sent.Valid && sent.Reason != GoAwayClientShutdown, sent.Seq, causeGoAwaySent, sent)
 	consider(s.GoAwayReceived.Valid, s.GoAwayReceived.Seq, causeGoAwayReceived, s.GoAwayReceived)
-	consider(s.Closing.Valid, s.Closing.Seq, causeClosing, GoAwayRecord{})
+	consider(s.Violation.Valid, s.Violation.Seq, causeViolation, GoAwayRecord{})
+	// A GOAWAY the peer sent came before the peer closed, and so before
+	// any write of this side failed for it, however late it is read.
+	// (A Read, in contrast, sees the peer's frames and its close in order.)
+	writeFailedFirst := s.Closing.WriteFailed && s.GoAwayReceived.Valid
+	consider(s.Closing.Valid && !writeFailedFirst, s.Closing.Seq, causeClosing, GoAwayRecord{})
 	return rec, best
 }
 
-func classifyClosing(side Side, c Closing) (Reason, Initiator) {
+func classifyClosing(s Snapshot) (Reason, Initiator) {
+	c := s.Closing
 	if c.PingOutstanding && keepaliveKind(c.Kind) {
 		return ReasonKeepaliveTimeout, InitiatorLocal
 	}
 	switch c.Kind {
 	case wire.EndLocalClose, wire.EndDeadline:
-		// With no GOAWAY and no unanswered PING, a local close is the
-		// application shutting this side down: grpc-go's server Stop
-		// closes without a GOAWAY, and a client that closes always sends
-		// one (recorded as Closing too).
-		if side == Server {
+		if s.ReaderQuit {
+			// grpc-go's reader closed the transport over something it
+			// read that the observer could not judge (an HPACK error,
+			// say): this side closed, but not because it was shutting
+			// down, and why is not known.
+			return ReasonUnknown, InitiatorLocal
+		}
+		// With no GOAWAY, no violation, no unanswered PING and the
+		// reader still reading, a local close is the application
+		// shutting this side down: grpc-go's server Stop closes
+		// without a GOAWAY, and a client that closes always sends one
+		// (recorded as Closing too).
+		if s.Side == Server {
 			return ReasonServerShutdown, InitiatorLocal
 		}
 		return ReasonClientShutdown, InitiatorLocal
@@ -153,10 +197,18 @@ func DisconnectError(s Snapshot) string {
 	switch which {
 	case causeGoAwaySent, causeGoAwayReceived:
 		return "GOAWAY " + GoAwayCodeName(g.Code)
+	case causeViolation:
+		// A94 has no label for a violation closed without a GOAWAY
+		// (grpc-go sends none when its framer rejects a frame), and it
+		// is no socket error.
+		return "unknown"
 	case causeClosing:
 		c := s.Closing
 		if c.PingOutstanding && keepaliveKind(c.Kind) {
 			return "connection timed out"
+		}
+		if s.ReaderQuit && (c.Kind == wire.EndLocalClose || c.Kind == wire.EndDeadline) {
+			return "unknown"
 		}
 		switch c.Kind {
 		case wire.EndLocalClose:

@@ -20,6 +20,10 @@ func goAway(dir wire.Direction, code uint32, debug string) event {
 	return func(j *Journal) { j.GoAway(dir, 1<<31-1, code, []byte(debug)) }
 }
 
+func violation(v wire.Violation) event {
+	return func(j *Journal) { j.Violation(wire.Received, v) }
+}
+
 func end(k wire.EndKind) event { return func(j *Journal) { j.End(wire.End{Kind: k}) } }
 
 const (
@@ -113,6 +117,9 @@ func TestClassify(t *testing.T) {
 			[]event{end(wire.EndError)},
 			ReasonIOError, InitiatorUnknown, "socket error"},
 		{"nothing observed yet", Server, nil, ReasonUnknown, InitiatorUnknown, "unknown"},
+		{"peer broke HTTP/2, server closed", Server,
+			[]event{violation(wire.ViolationFrameLength), end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorLocal, "unknown"},
 	}
 	seen := map[Reason]bool{}
 	for _, tt := range tests {

@@ -46,21 +46,31 @@ var errTextMatches = []struct {
 	{"the connection is draining", ReasonGoAway},
 }
 
-// goAwayTextReason reads the debug data out of grpc-go's GOAWAY description
-// `code: <CODE>, debug data: "<quoted>"`.
+// goAwayTextReason reads the code and debug data out of grpc-go's GOAWAY
+// description `code: <CODE>, debug data: "<quoted>"`. Only a client writes
+// it, about a GOAWAY its server sent.
 func goAwayTextReason(s string) Reason {
+	const codeMarker = "goaway: code: "
+	name := strings.TrimPrefix(s, codeMarker)
+	if i := strings.IndexByte(name, ','); i >= 0 {
+		name = name[:i]
+	}
+	code, ok := goAwayCodeByName(name)
+	if !ok {
+		return ReasonGoAway
+	}
 	const marker = "debug data: "
 	i := strings.Index(s, marker)
 	if i < 0 {
-		return ReasonGoAway
+		return GoAwayCloseReason(Server, code, GoAwayOther)
 	}
 	debug, err := strconv.QuotedPrefix(s[i+len(marker):])
 	if err != nil {
-		return ReasonGoAway
+		return GoAwayCloseReason(Server, code, GoAwayOther)
 	}
 	d, err := strconv.Unquote(debug)
 	if err != nil {
-		return ReasonGoAway
+		return GoAwayCloseReason(Server, code, GoAwayOther)
 	}
-	return ClassifyGoAwayDebug([]byte(d)).CloseReason()
+	return GoAwayCloseReason(Server, code, ClassifyGoAway(Server, code, []byte(d)))
 }

@@ -44,6 +44,9 @@ type Journal struct {
 	remote net.Addr
 	hooks  Hooks
 	reg    *Registry
+	// readerQuit is the observed conn's wire.Conn.ReaderQuit; nil in
+	// tests that drive the journal directly.
+	readerQuit func() bool
 
 	mu   sync.Mutex
 	seq  uint64
@@ -102,7 +105,9 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 
 // GoAway implements wire.Sink.
 func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
-	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAwayDebug(debug), LastStreamID: lastStreamID}
+	// A GOAWAY is read by the role of the side that sent it: only a
+	// server drains or answers too_many_pings, only a client shuts down.
+	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(j.side.sender(dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
 	if j.lastGoAway[dir] == key {
@@ -144,6 +149,20 @@ func (j *Journal) RSTStream(dir wire.Direction, _, _ uint32) {
 	j.mu.Unlock()
 }
 
+// Violation implements wire.Sink: the peer broke HTTP/2 in a way grpc-go
+// answers by closing the transport.
+func (j *Journal) Violation(dir wire.Direction, v wire.Violation) {
+	if dir != wire.Received {
+		return
+	}
+	j.mu.Lock()
+	if !j.snap.Violation.Valid {
+		j.seq++
+		j.snap.Violation = ViolationRecord{Valid: true, Seq: j.seq, Kind: v}
+	}
+	j.mu.Unlock()
+}
+
 // End implements wire.Sink.
 func (j *Journal) End(e wire.End) {
 	j.mu.Lock()
@@ -151,6 +170,9 @@ func (j *Journal) End(e wire.End) {
 	j.snap.EndKind = e.Kind
 	j.snap.EndedAt = time.Now()
 	closing := j.markClosingLocked(e.Kind)
+	if closing && e.Dir == wire.Sent && e.Kind != wire.EndLocalClose && e.Kind != wire.EndDeadline {
+		j.snap.Closing.WriteFailed = true
+	}
 	claimed := j.claimed
 	j.mu.Unlock()
 	if closing && j.hooks != nil {
@@ -182,6 +204,7 @@ func (j *Journal) Snapshot() Snapshot {
 	s := j.snap
 	s.Observed = true
 	s.Side = j.side
+	s.ReaderQuit = j.readerQuit != nil && j.readerQuit()
 	return s
 }
 

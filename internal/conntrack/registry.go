@@ -2,96 +2,78 @@ package conntrack
 
 import (
 	"net"
-	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
 
 // Registry holds the journals of one stats handler's live connections, keyed
-// by their address pair. The address pair is the only thing the credentials
-// wrapper (which sees the conn) and grpc-go's stats events (which see
-// addresses) have in common; a TCP 4-tuple is unique among live connections.
+// by the identity of the connection's remote address.
+//
+// The credentials wrapper sees the conn; grpc-go's stats events only see
+// addresses (stats.ConnTagInfo, the client's stats.OutHeader). The wrapper
+// (wire.Conn) returns from RemoteAddr and LocalAddr its own copies of the
+// wrapped conn's addresses, and grpc-go passes exactly those values on, so
+// the pointer a connection's RemoteAddr returns names that connection and no
+// other, for any net.Conn type (TCP, Unix sockets, bufconn, pipes) under any
+// concurrency. An address pair does not: every conn accepted on a Unix
+// socket listener, or made by bufconn or net.Pipe, has the same pair.
+//
+// Lookups run on every client RPC attempt and take no registry-wide lock.
 type Registry struct {
 	side  Side
 	hooks Hooks
 
-	mu sync.Mutex
-	m  map[addrKey]*Journal
-}
-
-// addrKey identifies a connection by its address pair. TCP addresses, the
-// common case, are compared as netip.AddrPort values, which costs no
-// allocation on the per-RPC lookup; other address types by their strings.
-type addrKey struct {
-	local, remote endpoint
-}
-
-type endpoint struct {
-	ap  netip.AddrPort
-	str string
-}
-
-func endpointOf(a net.Addr) endpoint {
-	switch a := a.(type) {
-	case nil:
-		return endpoint{}
-	case *net.TCPAddr:
-		ap := a.AddrPort()
-		// An IPv4 address can arrive as 4 or 16 bytes; compare them alike.
-		return endpoint{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), str: a.Zone}
-	default:
-		return endpoint{str: a.Network() + "|" + a.String()}
-	}
-}
-
-func keyOf(local, remote net.Addr) addrKey {
-	return addrKey{local: endpointOf(local), remote: endpointOf(remote)}
+	m sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
+	n atomic.Int64
 }
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)
 // receive every journal's live events.
 func NewRegistry(side Side, hooks Hooks) *Registry {
-	return &Registry{side: side, hooks: hooks, m: make(map[addrKey]*Journal)}
+	return &Registry{side: side, hooks: hooks}
 }
 
 // Observe opens a journal for c and returns c wrapped by the frame observer.
-// Call it with the conn a handshake returned.
+// Call it with the conn a handshake returned, and hand grpc-go the returned
+// conn: its addresses are what Lookup finds the journal by.
 func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
-	j := &Journal{
-		side:   r.side,
-		local:  c.LocalAddr(),
-		remote: c.RemoteAddr(),
-		hooks:  r.hooks,
-		reg:    r,
-	}
-	r.mu.Lock()
-	r.m[keyOf(j.local, j.remote)] = j
-	r.mu.Unlock()
-	return wire.NewConn(c, r.side == Client, j), j
+	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
+	wc := wire.NewConn(c, r.side == Client, j)
+	j.readerQuit, j.local, j.remote = wc.ReaderQuit, wc.LocalAddr(), wc.RemoteAddr()
+	r.m.Store(j.remote, j)
+	r.n.Add(1)
+	return wc, j
 }
 
-// Lookup returns the journal of the live connection with this address pair,
-// or nil.
+// Lookup returns the journal of the live connection whose wire.Conn returned
+// these addresses, or nil. Addresses of any other conn find nothing.
 func (r *Registry) Lookup(local, remote net.Addr) *Journal {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.m[keyOf(local, remote)]
+	if !wire.IsIdentity(remote) {
+		return nil
+	}
+	v, ok := r.m.Load(remote)
+	if !ok {
+		return nil
+	}
+	j := v.(*Journal)
+	if j.local != local {
+		// Both are pointers when they come from the same wire.Conn; a
+		// different local address is a different connection.
+		return nil
+	}
+	return j
 }
 
 // Len returns the number of journals held: zero once every connection has
 // ended and been released.
 func (r *Registry) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.m)
+	return int(r.n.Load())
 }
 
 func (r *Registry) forget(j *Journal) {
-	k := keyOf(j.local, j.remote)
-	r.mu.Lock()
-	if r.m[k] == j {
-		delete(r.m, k)
+	if r.m.CompareAndDelete(j.remote, j) {
+		r.n.Add(-1)
 	}
-	r.mu.Unlock()
 }

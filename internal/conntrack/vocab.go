@@ -35,6 +35,23 @@ func (s Side) String() string {
 	return "client"
 }
 
+// sender returns the role of the side that sent a frame this side saw going
+// in direction dir.
+func (s Side) sender(dir wire.Direction) Side {
+	if dir == wire.Sent {
+		return s
+	}
+	return s.peer()
+}
+
+// peer returns the other role.
+func (s Side) peer() Side {
+	if s == Server {
+		return Client
+	}
+	return Server
+}
+
 // Reason is why a connection ended: the value of grpc.close.reason.
 type Reason uint8
 
@@ -53,6 +70,7 @@ const (
 	ReasonPeerClosed
 	ReasonConnectionReset
 	ReasonIOError
+	ReasonProtocolError
 )
 
 var reasonNames = [...]string{
@@ -67,6 +85,7 @@ var reasonNames = [...]string{
 	ReasonPeerClosed:        "peer_closed",
 	ReasonConnectionReset:   "connection_reset",
 	ReasonIOError:           "io_error",
+	ReasonProtocolError:     "protocol_error",
 }
 
 // String returns the attribute value of the reason.
@@ -152,7 +171,9 @@ func (g GoAwayReason) String() string {
 }
 
 // ClassifyGoAwayDebug maps the debug data grpc-go (and grpc-java, which uses
-// the same strings for max age and idle) sends to a GoAwayReason.
+// the same strings for max age and idle) sends to a GoAwayReason, whoever
+// sent it. Use ClassifyGoAway for a GOAWAY seen on a connection: a peer must
+// not choose the verdict by choosing the debug data.
 func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 	switch string(debug) {
 	case "":
@@ -171,10 +192,67 @@ func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 	return GoAwayOther
 }
 
-// CloseReason is the connection-level reason a GOAWAY of this class stands
-// for.
-func (g GoAwayReason) CloseReason() Reason {
-	switch g {
+// ClassifyGoAway returns the grpc.goaway.reason of a GOAWAY sent by a peer
+// of role sender. Only a server drains (max_age, max_idle, graceful_stop)
+// or enforces its ping policy (too_many_pings, with ENHANCE_YOUR_CALM); only
+// a client shuts its transport down with "client transport shutdown". Debug
+// data that names the other role's reasons is "other".
+func ClassifyGoAway(sender Side, code uint32, debug []byte) GoAwayReason {
+	r := ClassifyGoAwayDebug(debug)
+	switch r {
+	case GoAwayNone:
+		return r
+	case GoAwayTooManyPings:
+		if sender == Server && code == uint32(http2.ErrCodeEnhanceYourCalm) {
+			return r
+		}
+	case GoAwayMaxAge, GoAwayMaxIdle, GoAwayGracefulStop:
+		if sender == Server {
+			return r
+		}
+	case GoAwayClientShutdown:
+		if sender == Client {
+			return r
+		}
+	}
+	return GoAwayOther
+}
+
+// IsProtocolErrorCode reports whether a GOAWAY error code says that its
+// receiver broke HTTP/2: PROTOCOL_ERROR, FLOW_CONTROL_ERROR,
+// SETTINGS_TIMEOUT, STREAM_CLOSED, FRAME_SIZE_ERROR, COMPRESSION_ERROR.
+// INTERNAL_ERROR (the sender's own failure), REFUSED_STREAM, CANCEL,
+// CONNECT_ERROR, ENHANCE_YOUR_CALM, INADEQUATE_SECURITY and
+// HTTP_1_1_REQUIRED do not.
+func IsProtocolErrorCode(code uint32) bool {
+	switch http2.ErrCode(code) {
+	case http2.ErrCodeProtocol, http2.ErrCodeFlowControl, http2.ErrCodeSettingsTimeout,
+		http2.ErrCodeStreamClosed, http2.ErrCodeFrameSize, http2.ErrCodeCompression:
+		return true
+	}
+	return false
+}
+
+// GoAwayCloseReason is the connection-level reason a GOAWAY stands for,
+// read by the role of the side that sent it:
+//   - an error code that says the receiver broke HTTP/2 is protocol_error,
+//     whoever sent it;
+//   - a server's GOAWAY is too_many_pings, max_connection_age,
+//     max_connection_idle or server_shutdown by its class (r, from
+//     ClassifyGoAway), any other is goaway;
+//   - a client's GOAWAY means the client is going away: client_shutdown
+//     with NO_ERROR, goaway with any other code, whatever its debug data.
+func GoAwayCloseReason(sender Side, code uint32, r GoAwayReason) Reason {
+	if IsProtocolErrorCode(code) {
+		return ReasonProtocolError
+	}
+	if sender == Client {
+		if code == uint32(http2.ErrCodeNo) {
+			return ReasonClientShutdown
+		}
+		return ReasonGoAway
+	}
+	switch r {
 	case GoAwayTooManyPings:
 		return ReasonTooManyPings
 	case GoAwayMaxAge:
@@ -183,10 +261,18 @@ func (g GoAwayReason) CloseReason() Reason {
 		return ReasonMaxConnectionIdle
 	case GoAwayGracefulStop:
 		return ReasonServerShutdown
-	case GoAwayClientShutdown:
-		return ReasonClientShutdown
 	}
 	return ReasonGoAway
+}
+
+// goAwayCodeByName is the inverse of GoAwayCodeName for the RFC 9113 codes.
+func goAwayCodeByName(name string) (uint32, bool) {
+	for c := uint32(0); c <= uint32(http2.ErrCodeHTTP11Required); c++ {
+		if http2.ErrCode(c).String() == name {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // GoAwayCodeName returns the HTTP/2 error code name of a GOAWAY (the value of

@@ -86,6 +86,7 @@ func TestConnSpanStatus(t *testing.T) {
 		"keepalive_timeout": codes.Error, "too_many_pings": codes.Error, "connection_reset": codes.Error, "io_error": codes.Error,
 		"max_connection_age": codes.Unset, "max_connection_idle": codes.Unset, "server_shutdown": codes.Unset,
 		"client_shutdown": codes.Unset, "goaway": codes.Unset, "peer_closed": codes.Unset, "unknown": codes.Unset,
+		"protocol_error": codes.Unset,
 	}
 	for _, reason := range conntrack.Reasons() {
 		tr.StartConn(context.Background(), nil, nil).End(spans.ConnEnd{Reason: reason, Initiator: conntrack.InitiatorLocal})

@@ -8,12 +8,20 @@ import (
 )
 
 // Conn is a net.Conn whose HTTP/2 frames are reported to a Sink. It embeds the
-// wrapped conn so that every method it does not observe (deadlines,
-// addresses) goes straight through.
+// wrapped conn so that every method it does not observe (deadlines) goes
+// straight through. Its addresses are its own copies of the wrapped conn's
+// (see Addr): their identity names the connection.
 type Conn struct {
 	net.Conn
-	sink  Sink
-	ended atomic.Bool
+	sink          Sink
+	ended         atomic.Bool
+	local, remote net.Addr
+
+	// Whether grpc-go's reader was still reading when the conn was
+	// closed; see ReaderQuit.
+	reading    atomic.Int32 // Reads in progress on the wrapped conn
+	closed     atomic.Bool  // Close was called
+	readerLive atomic.Bool  // a Read was in progress at Close, began after it, or failed
 
 	// grpc-go reads from one goroutine and writes from another, but
 	// net.Conn allows concurrent calls, so each direction's parser has its
@@ -29,25 +37,61 @@ type Conn struct {
 // the client writes the connection preface, the server reads it.
 func NewConn(c net.Conn, client bool, s Sink) *Conn {
 	return &Conn{
-		Conn: c,
-		sink: s,
-		rd:   newParser(Received, !client),
-		wr:   newParser(Sent, client),
+		Conn:   c,
+		sink:   s,
+		local:  ownAddr(c.LocalAddr()),
+		remote: ownAddr(c.RemoteAddr()),
+		rd:     newParser(Received, !client),
+		wr:     newParser(Sent, client),
 	}
 }
 
+// LocalAddr returns this Conn's copy of the wrapped conn's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns this Conn's copy of the wrapped conn's remote address.
+// Its identity is unique among live connections.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
 // Read reads from the wrapped conn and observes what was read.
 func (c *Conn) Read(b []byte) (int, error) {
+	// Count the Read before looking at closed, while Close sets closed
+	// before looking at the count: whichever comes second sees the other.
+	c.reading.Add(1)
+	if c.closed.Load() {
+		c.readerLive.Store(true)
+	}
 	n, err := c.Conn.Read(b)
+	c.reading.Add(-1)
 	if n > 0 {
 		c.rmu.Lock()
 		c.rd.feed(b[:n], c.sink)
 		c.rmu.Unlock()
 	}
 	if err != nil {
+		c.readerLive.Store(true)
 		c.end(End{Kind: classifyError(err), Dir: Received, Err: err})
 	}
 	return n, err
+}
+
+// ReaderQuit reports whether the conn was closed by this side while nobody
+// was reading it, and nobody read it afterwards: no Read was in progress
+// when Close was called, none began after it, and none had failed.
+//
+// grpc-go reads a transport from one goroutine, which returns to Read as
+// soon as it has handled what it read. Stop, keepalive and max-age timers
+// and a client's Close close the transport from other goroutines, while
+// that reader is blocked in Read or on its way back to it (where it then
+// finds the conn closed). The reader closes the transport itself, and then
+// never reads again, only after an error of its own: a frame it rejected
+// (a protocol violation, which the frame observer may not be able to see,
+// an HPACK error for one) or, on a client, a peer that stopped reading. So
+// a quit reader means the close was decided from what was read, not by
+// the application. It is meaningful once the reader has finished, which
+// grpc-go guarantees before it reports stats.ConnEnd.
+func (c *Conn) ReaderQuit() bool {
+	return c.closed.Load() && !c.readerLive.Load()
 }
 
 // Write observes b and then writes it to the wrapped conn. Observing first
@@ -78,6 +122,10 @@ func (c *Conn) Write(b []byte) (int, error) {
 // Close records a local close, unless the connection already ended, and
 // closes the wrapped conn.
 func (c *Conn) Close() error {
+	c.closed.Store(true)
+	if c.reading.Load() > 0 {
+		c.readerLive.Store(true)
+	}
 	c.end(End{Kind: EndLocalClose})
 	return c.Conn.Close()
 }

@@ -1,13 +1,25 @@
 package wire
 
-// Frame types and flags the observer looks into (RFC 9113 §6). Every other
-// frame type is skipped by length alone, so extension frames are harmless.
+// Frame types and flags (RFC 9113 §6). The observer looks into PING, GOAWAY
+// and RST_STREAM payloads and, in the validated direction, at the pad length
+// of padded DATA and PUSH_PROMISE; every other frame is skipped by length
+// alone, so extension frames are harmless.
 const (
-	frameRSTStream = 0x3
-	framePing      = 0x6
-	frameGoAway    = 0x7
+	frameData         = 0x0
+	frameHeaders      = 0x1
+	framePriority     = 0x2
+	frameRSTStream    = 0x3
+	frameSettings     = 0x4
+	framePushPromise  = 0x5
+	framePing         = 0x6
+	frameGoAway       = 0x7
+	frameWindowUpdate = 0x8
+	frameContinuation = 0x9
 
-	flagAck = 0x1
+	flagAck        = 0x1
+	flagEndHeaders = 0x4
+	flagPadded     = 0x8
+	flagPriority   = 0x20
 
 	frameHeaderLen = 9
 )

@@ -37,9 +37,17 @@ func (e event) String() string {
 
 // recorder is a Sink that records everything, safe for concurrent use.
 type recorder struct {
-	mu     sync.Mutex
-	events []event
-	ends   []End
+	mu         sync.Mutex
+	events     []event
+	ends       []End
+	violations []violationEvent
+}
+
+// violationEvent is a reported violation and how many events preceded it.
+type violationEvent struct {
+	dir   Direction
+	v     Violation
+	after int
 }
 
 func (r *recorder) Ping(dir Direction, ack bool, data [8]byte) {
@@ -60,6 +68,12 @@ func (r *recorder) RSTStream(dir Direction, stream, code uint32) {
 	r.events = append(r.events, event{kind: "rst", dir: dir, stream: stream, code: code})
 }
 
+func (r *recorder) Violation(dir Direction, v Violation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.violations = append(r.violations, violationEvent{dir: dir, v: v, after: len(r.events)})
+}
+
 func (r *recorder) End(e End) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -75,6 +89,7 @@ func (r *recorder) snapshot() ([]event, []End) {
 // countingSink counts events and allocates nothing. Safe for concurrent use.
 type countingSink struct {
 	pings, goaways, rsts, ends atomic.Int64
+	violations                 atomic.Int64
 	debugBytes                 atomic.Int64
 }
 
@@ -84,6 +99,7 @@ func (c *countingSink) GoAway(_ Direction, _, _ uint32, debug []byte) {
 	c.debugBytes.Add(int64(len(debug)))
 }
 func (c *countingSink) RSTStream(Direction, uint32, uint32) { c.rsts.Add(1) }
+func (c *countingSink) Violation(Direction, Violation)      { c.violations.Add(1) }
 func (c *countingSink) End(End)                             { c.ends.Add(1) }
 
 // oracleEvents reads stream with x/net/http2's Framer and returns the
@@ -114,6 +130,11 @@ func oracleRead(stream []byte, preface bool, dir Direction) (evs []event, err er
 	}
 	fr := http2.NewFramer(io.Discard, r)
 	fr.SetMaxReadFrameSize(1<<24 - 1)
+	if dir == Received {
+		// The observer validates what it receives as grpc-go does, whose
+		// framer refuses frames over MaxFrameSize.
+		fr.SetMaxReadFrameSize(MaxFrameSize)
+	}
 	for {
 		fh, err := fr.ReadFrameHeader()
 		if err != nil {

@@ -6,10 +6,19 @@ import "encoding/binary"
 // arrive in arbitrary pieces, so every piece of state that spans a Read or
 // Write boundary lives here, in fixed-size fields: feeding never allocates.
 type parser struct {
-	dir     Direction
-	preface int  // bytes of the client preface still expected
-	inert   bool // input could not be parsed; stop looking for good
-	inFrame bool // a header was read and its payload is being consumed
+	dir      Direction
+	validate bool // report the violations grpc-go's framer rejects (received direction)
+	preface  int  // bytes of the client preface still expected
+	inert    bool // input could not be parsed; stop looking for good
+	inFrame  bool // a header was read and its payload is being consumed
+
+	// contStream is the stream whose header block a CONTINUATION must
+	// continue next, 0 when no header block is open.
+	contStream uint32
+	// padCheck says the frame's pad length (its first payload byte) must
+	// be checked against its length once it arrives.
+	padCheck bool
+	length   uint32 // payload length of the current frame
 
 	hdr  [frameHeaderLen]byte
 	hdrN int
@@ -24,7 +33,7 @@ type parser struct {
 }
 
 func newParser(dir Direction, expectPreface bool) parser {
-	p := parser{dir: dir}
+	p := parser{dir: dir, validate: dir == Received}
 	if expectPreface {
 		p.preface = len(clientPreface)
 	}
@@ -39,7 +48,7 @@ func (p *parser) feed(b []byte, s Sink) {
 			off := len(clientPreface) - p.preface
 			n := min(p.preface, len(b))
 			if string(b[:n]) != clientPreface[off:off+n] {
-				p.inert = true
+				p.violate(s, ViolationPreface)
 				return
 			}
 			p.preface -= n
@@ -59,6 +68,13 @@ func (p *parser) feed(b []byte, s Sink) {
 			}
 			p.remain -= n
 			b = b[n:]
+			if p.padCheck && p.bufN > 0 {
+				p.padCheck = false
+				if !p.padFits() {
+					p.violate(s, ViolationPadding)
+					return
+				}
+			}
 			if p.remain == 0 {
 				p.inFrame = false
 				p.emit(s)
@@ -70,40 +86,182 @@ func (p *parser) feed(b []byte, s Sink) {
 // startFrame decodes a complete frame header. A header that breaks a rule the
 // observer relies on to interpret its payload makes the direction inert: the
 // peer at the other end will treat it as a connection error anyway, and a
-// guessed interpretation would be worse than none.
+// guessed interpretation would be worse than none. In the validated
+// direction every rule grpc-go's framer enforces from the header alone is
+// checked too, and a breach is reported.
 func (p *parser) startFrame(s Sink) {
 	length := uint32(p.hdr[0])<<16 | uint32(p.hdr[1])<<8 | uint32(p.hdr[2])
 	p.typ = p.hdr[3]
 	p.flags = p.hdr[4]
 	p.stream = binary.BigEndian.Uint32(p.hdr[5:9]) & (1<<31 - 1)
+	p.length = length
 	p.remain = length
 	p.bufN = 0
 	p.capture = 0
+	p.padCheck = false
+	if p.validate {
+		if v, ok := p.checkHeader(); !ok {
+			p.violate(s, v)
+			return
+		}
+	}
 	switch p.typ {
 	case framePing:
 		if length != 8 || p.stream != 0 {
-			p.inert = true
+			p.violate(s, ViolationFrameLength)
 			return
 		}
 		p.capture = 8
 	case frameGoAway:
 		if length < 8 || p.stream != 0 {
-			p.inert = true
+			p.violate(s, ViolationFrameLength)
 			return
 		}
 		p.capture = int(min(length, uint32(len(p.buf))))
 	case frameRSTStream:
 		if length != 4 || p.stream == 0 {
-			p.inert = true
+			p.violate(s, ViolationFrameLength)
 			return
 		}
 		p.capture = 4
+	}
+	if p.padCheck {
+		p.capture = 1
 	}
 	if length == 0 {
 		p.emit(s)
 		return
 	}
 	p.inFrame = true
+}
+
+// checkHeader applies, in the order golang.org/x/net/http2's Framer does,
+// the rules whose breach the Framer (and grpc-go's DATA reader) returns as a
+// connection error, and which a frame header tells. Rules whose breach is
+// only a stream error (a HEADERS pad length beyond its payload, a zero
+// stream WINDOW_UPDATE) are not violations: grpc-go resets the stream and
+// goes on. It keeps the header-block state and arms padCheck.
+func (p *parser) checkHeader() (Violation, bool) {
+	length, typ, flags, stream := p.length, p.typ, p.flags, p.stream
+	if length > MaxFrameSize {
+		return ViolationFrameSize, false
+	}
+	// Header blocks. Like the Framer, only HEADERS and CONTINUATION open
+	// or continue one; a PUSH_PROMISE without END_HEADERS does not.
+	if p.contStream != 0 {
+		if typ != frameContinuation || stream != p.contStream {
+			return ViolationContinuation, false
+		}
+	} else if typ == frameContinuation {
+		return ViolationContinuation, false
+	}
+	if typ == frameHeaders || typ == frameContinuation {
+		p.contStream = 0
+		if flags&flagEndHeaders == 0 {
+			p.contStream = stream
+		}
+	}
+	padded := flags&flagPadded != 0
+	switch typ {
+	case frameData:
+		if stream == 0 {
+			return ViolationStreamID, false
+		}
+		if padded {
+			if length == 0 {
+				return ViolationFrameLength, false
+			}
+			p.padCheck = true
+		}
+	case frameHeaders:
+		if stream == 0 {
+			return ViolationStreamID, false
+		}
+		var need uint32
+		if padded {
+			need++
+		}
+		if flags&flagPriority != 0 {
+			need += 5
+		}
+		if length < need {
+			return ViolationFrameLength, false
+		}
+	case framePriority:
+		if stream == 0 {
+			return ViolationStreamID, false
+		}
+		if length != 5 {
+			return ViolationFrameLength, false
+		}
+	case frameRSTStream:
+		if length != 4 {
+			return ViolationFrameLength, false
+		}
+		if stream == 0 {
+			return ViolationStreamID, false
+		}
+	case frameSettings:
+		if flags&flagAck != 0 && length > 0 {
+			return ViolationFrameLength, false
+		}
+		if stream != 0 {
+			return ViolationStreamID, false
+		}
+		if length%6 != 0 {
+			return ViolationFrameLength, false
+		}
+	case framePushPromise:
+		if stream == 0 {
+			return ViolationStreamID, false
+		}
+		need := uint32(4) // promised stream id
+		if padded {
+			need++
+			p.padCheck = length >= need
+		}
+		if length < need {
+			return ViolationFrameLength, false
+		}
+	case framePing:
+		if length != 8 {
+			return ViolationFrameLength, false
+		}
+		if stream != 0 {
+			return ViolationStreamID, false
+		}
+	case frameGoAway:
+		if stream != 0 {
+			return ViolationStreamID, false
+		}
+		if length < 8 {
+			return ViolationFrameLength, false
+		}
+	case frameWindowUpdate:
+		if length != 4 {
+			return ViolationFrameLength, false
+		}
+	}
+	return 0, true
+}
+
+// padFits checks the pad length, the first payload byte of a padded DATA or
+// PUSH_PROMISE frame, against the frame's length.
+func (p *parser) padFits() bool {
+	room := p.length - 1 // payload after the pad length byte
+	if p.typ == framePushPromise {
+		room -= 4 // promised stream id
+	}
+	return uint32(p.buf[0]) <= room
+}
+
+// violate stops parsing this direction and, if it is validated, reports v.
+func (p *parser) violate(s Sink, v Violation) {
+	p.inert = true
+	p.inFrame = false
+	if p.validate {
+		s.Violation(p.dir, v)
+	}
 }
 
 func (p *parser) emit(s Sink) {

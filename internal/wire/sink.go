@@ -12,6 +12,12 @@ type Sink interface {
 	GoAway(dir Direction, lastStreamID, code uint32, debug []byte)
 	// RSTStream reports an RST_STREAM frame.
 	RSTStream(dir Direction, streamID, code uint32)
+	// Violation reports that the frames of one direction broke HTTP/2 in a
+	// way grpc-go's framer rejects as a connection error (see Violation).
+	// It is called at most once per direction, and the observer stops
+	// parsing that direction: it reports nothing more from it. Only the
+	// Received direction is validated.
+	Violation(dir Direction, v Violation)
 	// End reports how the connection ended. It is called at most once: the
 	// first of a local Close or a failed Read or Write.
 	End(e End)

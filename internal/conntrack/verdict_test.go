@@ -1,0 +1,221 @@
+package conntrack
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+const (
+	codeProtocol    = 0x1
+	codeInternal    = 0x2
+	codeFlowControl = 0x3
+	codeSettingsTO  = 0x4
+	codeStreamClose = 0x5
+	codeFrameSize   = 0x6
+	codeRefused     = 0x7
+	codeCompression = 0x9
+)
+
+// readerQuit marks the journal's connection as closed by this side after
+// its reader stopped on its own (wire.Conn.ReaderQuit).
+func endDir(k wire.EndKind, dir wire.Direction) event {
+	return func(j *Journal) { j.End(wire.End{Kind: k, Dir: dir}) }
+}
+
+func readerQuit(j *Journal) { j.readerQuit = func() bool { return true } }
+
+// The verdicts a peer must not be able to choose, and the verdicts that need
+// evidence: a GOAWAY is read by the role of its sender, a violation makes
+// protocol_error, and a local close the reader did not see coming is
+// unknown, not a shutdown.
+func TestClassifyVerdicts(t *testing.T) {
+	tests := []struct {
+		name       string
+		side       Side
+		events     []event
+		reason     Reason
+		initiator  Initiator
+		disconnect string
+	}{
+		// A server reads a received GOAWAY as the client going away,
+		// whatever the debug data says.
+		{"server receives max_age from a client", Server,
+			[]event{goAway(wire.Received, codeNo, "max_age"), end(wire.EndEOF)},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives max_idle from a client", Server,
+			[]event{goAway(wire.Received, codeNo, "max_idle"), end(wire.EndEOF)},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives graceful_stop from a client", Server,
+			[]event{goAway(wire.Received, codeNo, "graceful_stop"), end(wire.EndEOF)},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives too_many_pings from a client", Server,
+			[]event{goAway(wire.Received, codeEYC, "too_many_pings"), end(wire.EndEOF)},
+			ReasonGoAway, InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM"},
+		{"server receives an empty NO_ERROR GOAWAY", Server,
+			[]event{goAway(wire.Received, codeNo, ""), end(wire.EndEOF)},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives INTERNAL_ERROR", Server,
+			[]event{goAway(wire.Received, codeInternal, "max_age"), end(wire.EndEOF)},
+			ReasonGoAway, InitiatorPeer, "GOAWAY INTERNAL_ERROR"},
+		{"server told it broke HTTP/2", Server,
+			[]event{goAway(wire.Received, codeProtocol, "max_age"), end(wire.EndEOF)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY PROTOCOL_ERROR"},
+		{"server told COMPRESSION_ERROR", Server,
+			[]event{goAway(wire.Received, codeCompression, ""), end(wire.EndReset)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY COMPRESSION_ERROR"},
+
+		// A client reads a received GOAWAY as the server's.
+		{"client receives client transport shutdown", Client,
+			[]event{goAway(wire.Received, codeNo, "client transport shutdown"), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
+			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"client receives too_many_pings without ENHANCE_YOUR_CALM", Client,
+			[]event{goAway(wire.Received, codeNo, "too_many_pings"), end(wire.EndEOF)},
+			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"client told FLOW_CONTROL_ERROR", Client,
+			[]event{goAway(wire.Received, codeFlowControl, ""), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY FLOW_CONTROL_ERROR"},
+		{"client told FRAME_SIZE_ERROR", Client,
+			[]event{goAway(wire.Received, codeFrameSize, "max_age"), end(wire.EndEOF)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY FRAME_SIZE_ERROR"},
+		{"client told SETTINGS_TIMEOUT", Client,
+			[]event{goAway(wire.Received, codeSettingsTO, ""), end(wire.EndEOF)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY SETTINGS_TIMEOUT"},
+		{"client told STREAM_CLOSED", Client,
+			[]event{goAway(wire.Received, codeStreamClose, ""), end(wire.EndEOF)},
+			ReasonProtocolError, InitiatorPeer, "GOAWAY STREAM_CLOSED"},
+		{"client told REFUSED_STREAM is not a protocol error", Client,
+			[]event{goAway(wire.Received, codeRefused, ""), end(wire.EndEOF)},
+			ReasonGoAway, InitiatorPeer, "GOAWAY REFUSED_STREAM"},
+
+		// A GOAWAY this side sent with a protocol error code.
+		{"server sends PROTOCOL_ERROR (illegal stream id)", Server,
+			[]event{goAway(wire.Sent, codeProtocol, "received an illegal stream id: 2"), end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
+		{"server sends PROTOCOL_ERROR, reader quit", Server,
+			[]event{goAway(wire.Sent, codeProtocol, ""), readerQuit, end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
+
+		// Violations the observer saw.
+		{"violation then local close", Server,
+			[]event{violation(wire.ViolationContinuation), readerQuit, end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorLocal, "unknown"},
+		{"violation then the write fails", Server,
+			[]event{violation(wire.ViolationFrameSize), end(wire.EndReset)},
+			ReasonProtocolError, InitiatorLocal, "unknown"},
+		{"client sees a violation, writes its shutdown GOAWAY", Client,
+			[]event{violation(wire.ViolationStreamID), goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
+			ReasonProtocolError, InitiatorLocal, "unknown"},
+		{"a violation after a drain does not change the verdict", Server,
+			[]event{goAway(wire.Sent, codeNo, "max_age"), violation(wire.ViolationPadding), end(wire.EndLocalClose)},
+			ReasonMaxConnectionAge, InitiatorLocal, "GOAWAY NO_ERROR"},
+		{"a violation in the sent direction is ignored", Server,
+			[]event{func(j *Journal) { j.Violation(wire.Sent, wire.ViolationFrameSize) }, end(wire.EndLocalClose)},
+			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
+
+		// A local close with no evidence while the reader was not reading.
+		{"server closes after its reader quit, nothing seen", Server,
+			[]event{readerQuit, end(wire.EndLocalClose)},
+			ReasonUnknown, InitiatorLocal, "unknown"},
+		{"client closes after its reader quit, nothing seen", Client,
+			[]event{goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
+			ReasonUnknown, InitiatorLocal, "unknown"},
+		{"keepalive timeout still wins over a quit reader", Client,
+			[]event{sentPing, goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
+			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
+		{"server Stop while the reader reads", Server,
+			[]event{end(wire.EndLocalClose)},
+			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
+		{"a write fails on the closed socket before the client's GOAWAY is read", Server,
+			[]event{endDir(wire.EndReset, wire.Sent), goAway(wire.Received, codeNo, "client transport shutdown")},
+			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"a read reset before a GOAWAY keeps the reset", Server,
+			[]event{endDir(wire.EndReset, wire.Received), goAway(wire.Received, codeNo, "client transport shutdown")},
+			ReasonConnectionReset, InitiatorPeer, "connection reset"},
+		{"a failed write without a GOAWAY is a reset", Server,
+			[]event{endDir(wire.EndReset, wire.Sent)},
+			ReasonConnectionReset, InitiatorPeer, "connection reset"},
+		{"a quit reader does not matter for an EOF", Server,
+			[]event{end(wire.EndEOF), readerQuit},
+			ReasonPeerClosed, InitiatorPeer, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := &Journal{side: tt.side}
+			for _, e := range tt.events {
+				e(j)
+			}
+			s := j.Snapshot()
+			r, i := Classify(s)
+			if r != tt.reason || i != tt.initiator {
+				t.Errorf("Classify = (%v, %v), want (%v, %v)", r, i, tt.reason, tt.initiator)
+			}
+			if got := DisconnectError(s); got != tt.disconnect {
+				t.Errorf("DisconnectError = %q, want %q", got, tt.disconnect)
+			}
+			if tt.reason == ReasonServerShutdown && s.Violation.Valid {
+				t.Errorf("server_shutdown despite a violation")
+			}
+		})
+	}
+}
+
+// The grpc.goaway.reason of a GOAWAY depends on the role of its sender.
+func TestClassifyGoAwayByRole(t *testing.T) {
+	tests := []struct {
+		sender Side
+		code   uint32
+		debug  string
+		want   GoAwayReason
+	}{
+		{Server, codeNo, "max_age", GoAwayMaxAge},
+		{Server, codeNo, "max_idle", GoAwayMaxIdle},
+		{Server, codeNo, "graceful_stop", GoAwayGracefulStop},
+		{Server, codeEYC, "too_many_pings", GoAwayTooManyPings},
+		{Server, codeNo, "too_many_pings", GoAwayOther},
+		{Server, codeNo, "client transport shutdown", GoAwayOther},
+		{Server, codeNo, "", GoAwayNone},
+		{Server, codeProtocol, "received an illegal stream id", GoAwayOther},
+		{Client, codeNo, "client transport shutdown", GoAwayClientShutdown},
+		{Client, codeNo, "max_age", GoAwayOther},
+		{Client, codeNo, "max_idle", GoAwayOther},
+		{Client, codeNo, "graceful_stop", GoAwayOther},
+		{Client, codeEYC, "too_many_pings", GoAwayOther},
+		{Client, codeNo, "", GoAwayNone},
+	}
+	for _, tt := range tests {
+		if got := ClassifyGoAway(tt.sender, tt.code, []byte(tt.debug)); got != tt.want {
+			t.Errorf("ClassifyGoAway(%v, %#x, %q) = %v, want %v", tt.sender, tt.code, tt.debug, got, tt.want)
+		}
+	}
+}
+
+// The journal hands hooks and the first-GOAWAY records the role-read class,
+// so metrics and span events follow the same rule.
+func TestJournalGoAwayReasonByRole(t *testing.T) {
+	for _, tt := range []struct {
+		side Side
+		dir  wire.Direction
+		want GoAwayReason
+	}{
+		{Server, wire.Received, GoAwayOther},
+		{Server, wire.Sent, GoAwayMaxAge},
+		{Client, wire.Received, GoAwayMaxAge},
+		{Client, wire.Sent, GoAwayOther},
+	} {
+		rec := &goAwayHooks{}
+		j := &Journal{side: tt.side, hooks: rec}
+		j.GoAway(tt.dir, 0, codeNo, []byte("max_age"))
+		if len(rec.got) != 1 || rec.got[0].Reason != tt.want {
+			t.Errorf("%v %v: hook got %+v, want reason %v", tt.side, tt.dir, rec.got, tt.want)
+		}
+	}
+}
+
+type goAwayHooks struct{ got []GoAway }
+
+func (*goAwayHooks) KeepalivePing(*Journal, wire.Direction) {}
+func (*goAwayHooks) KeepaliveRTT(*Journal, time.Duration)   {}
+func (h *goAwayHooks) GoAway(_ *Journal, g GoAway)          { h.got = append(h.got, g) }
+func (*goAwayHooks) Closing(*Journal)                       {}
