@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"golang.org/x/net/http2"
 	"testing"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
@@ -164,6 +165,24 @@ func TestDrainCountedOnce(t *testing.T) {
 	}
 	if s := j.Snapshot(); s.PingsSent != 0 {
 		t.Fatalf("drain PING counted as keepalive: PingsSent = %d", s.PingsSent)
+	}
+}
+
+// grpc-js and C-core follow a drain's first GOAWAY with frames of the same
+// code and no debug data: still one drain, and its reason stays. A GOAWAY
+// with another code is a new event.
+func TestDrainWithoutDebugDataCountedOnce(t *testing.T) {
+	j := &Journal{side: Client}
+	goAway(wire.Received, codeNo, "max_age")(j)
+	goAway(wire.Received, codeNo, "")(j)
+	goAway(wire.Received, codeNo, "")(j)
+	s := j.Snapshot()
+	if s.GoAways != 1 || s.GoAwayReceived.Reason != GoAwayMaxAge {
+		t.Fatalf("GoAways = %d, first reason %v; want 1 event, max_age", s.GoAways, s.GoAwayReceived.Reason)
+	}
+	goAway(wire.Received, uint32(http2.ErrCodeEnhanceYourCalm), "")(j)
+	if s := j.Snapshot(); s.GoAways != 2 {
+		t.Fatalf("GoAways = %d after a GOAWAY with another code, want 2", s.GoAways)
 	}
 }
 

@@ -58,6 +58,8 @@ type Journal struct {
 	pingSentAt      time.Time
 	lastGoAway      [2]goAwayKey // per direction, for de-duplicating drains
 	claimed         bool
+	forgotten       bool        // freed unclaimed: a late Claim must fail
+	unclaimed       *time.Timer // frees the journal if no handler claims it
 	tag             any
 }
 
@@ -110,9 +112,11 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(j.side.sender(dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
-	if j.lastGoAway[dir] == key {
-		// The second frame of a two-phase drain repeats code and debug
-		// data; it only lowers last-stream-id.
+	if prev := j.lastGoAway[dir]; prev == key || (prev.valid && prev.code == code && g.Reason == GoAwayNone) {
+		// A later frame of the same drain: grpc-go's two-phase drain
+		// repeats code and debug data; grpc-js and C-core repeat the code
+		// with empty debug data (Node's session.close). Either only lowers
+		// last-stream-id, and one drain is one event.
 		j.mu.Unlock()
 		return
 	}
@@ -173,16 +177,32 @@ func (j *Journal) End(e wire.End) {
 	if closing && e.Dir == wire.Sent && e.Kind != wire.EndLocalClose && e.Kind != wire.EndDeadline {
 		j.snap.Closing.WriteFailed = true
 	}
-	claimed := j.claimed
 	j.mu.Unlock()
 	if closing && j.hooks != nil {
 		j.hooks.Closing(j)
 	}
-	if !claimed && j.reg != nil {
-		// Nobody will ever ask for this journal (the transport failed
-		// before grpc-go tagged it): free it now.
-		j.reg.forget(j)
+	// An unclaimed journal is not freed here: grpc-go's server tags a
+	// transport (TagConn) on another goroutine after its writer has
+	// started, so a peer that goes away at once ends the conn first. The
+	// unclaimed timer frees a journal that is never claimed.
+}
+
+// unclaimedGrace is how long a journal waits to be claimed by a stats
+// handler. grpc-go tags a transport microseconds after its handshake; a
+// conn whose transport setup fails (a bad client preface, for one) is
+// closed by grpc-go through the raw conn, so its journal may never see an
+// end at all, and only this timer frees it.
+const unclaimedGrace = 10 * time.Second
+
+func (j *Journal) forgetUnclaimed() {
+	j.mu.Lock()
+	if j.claimed {
+		j.mu.Unlock()
+		return
 	}
+	j.forgotten = true
+	j.mu.Unlock()
+	j.reg.forget(j)
 }
 
 // markClosingLocked records the first sign that the connection is ending and
@@ -209,13 +229,17 @@ func (j *Journal) Snapshot() Snapshot {
 }
 
 // Claim marks the journal as owned by a stats handler, which then frees it
-// at ConnEnd. It reports false if the connection already ended unclaimed
+// at ConnEnd. It reports false if the journal was already freed unclaimed
 // and the journal was freed.
 func (j *Journal) Claim(tag any) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.snap.Ended && !j.claimed {
+	if j.forgotten {
 		return false
+	}
+	if j.unclaimed != nil {
+		j.unclaimed.Stop()
+		j.unclaimed = nil
 	}
 	j.claimed = true
 	j.tag = tag

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
@@ -44,6 +45,9 @@ func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
 	j.readerQuit, j.local, j.remote = wc.ReaderQuit, wc.LocalAddr(), wc.RemoteAddr()
 	r.m.Store(j.remote, j)
 	r.n.Add(1)
+	j.mu.Lock()
+	j.unclaimed = time.AfterFunc(unclaimedGrace, j.forgetUnclaimed)
+	j.mu.Unlock()
 	return wc, j
 }
 
