@@ -1,8 +1,9 @@
 package conntrack
 
 import (
-	"golang.org/x/net/http2"
 	"testing"
+
+	"golang.org/x/net/http2"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
