@@ -69,6 +69,7 @@ func clientContext(ctx context.Context, call *rpclink.Call, opts []grpc.CallOpti
 			return ctx
 		}
 	}
+	call.SetUnregistered()
 	return withUnregistered(ctx)
 }
 

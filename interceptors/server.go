@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
 )
 
@@ -37,6 +38,9 @@ func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 			// the UnknownServiceHandler: the method was chosen by the
 			// peer.
 			spans.MarkUnregistered(ss.Context())
+			if a := rpclink.AttemptFrom(ss.Context()); a != nil {
+				a.SetUnregistered()
+			}
 			ss = &serverStream{ServerStream: ss, ctx: withUnregistered(ss.Context())}
 		}
 		return inner(srv, ss, info, handler)

@@ -78,7 +78,7 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 	return credwrap.WrapBundle(b, h.reg)
 }
 
-// TagConn joins the transport to its journal by address pair and stores
+// TagConn joins the transport to its journal by address identity and stores
 // the transport's state in the returned context, from which a server's RPC
 // contexts derive.
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {

@@ -26,16 +26,20 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 	if h.rpcs != nil {
 		ctx = h.rpcs.Start(ctx, info.FullMethodName)
 	}
-	a := &rpclink.Attempt{}
+	a := rpclink.NewAttempt(info.FullMethodName)
 	if call := rpclink.CallFrom(ctx); call != nil {
 		call.SetAttempt(a)
+		if call.Unregistered() {
+			a.SetUnregistered()
+		}
 	}
 	return rpclink.WithAttempt(ctx, a)
 }
 
 // HandleRPC joins each attempt to its transport: on a server at Begin, from
 // the transport state its context derives from; on a client at OutHeader,
-// the first event after the transport is chosen, by address pair. It keeps
+// the first event after the transport is chosen, by the identity of the
+// address values grpc-go reports (those of the observer's conn). It keeps
 // each transport's count of attempts in flight (grpc.close.active_rpcs) and
 // notes whether the peer's status arrived.
 func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
@@ -45,7 +49,7 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	}
 	switch ev := s.(type) {
 	case *grpcstats.Begin:
-		a.SetBegun()
+		a.SetBegun(ev.BeginTime)
 		if h.side == conntrack.Server {
 			h.attach(ctx, a, rpclink.ConnFrom(ctx))
 			if p, ok := peer.FromContext(ctx); ok && h.rpcs != nil {
@@ -77,7 +81,6 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	case *grpcstats.End:
 		a.Finish()
 		if c := a.Conn(); c != nil {
-			c.UntrackSpan(a)
 			if ev.Error != nil {
 				h.annotateFailure(ctx, a, c, ev.Error)
 			}
@@ -89,12 +92,11 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 }
 
 func (h *Handler) attach(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn) {
-	if !a.Attach(c) {
-		return
-	}
+	var recording trace.Span
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		c.TrackSpan(a, span)
+		recording = span
 	}
+	a.Attach(c, recording)
 }
 
 // annotateFailure decides, once for the attempt, whether it failed because

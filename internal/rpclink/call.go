@@ -2,42 +2,73 @@ package rpclink
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/semconv"
 )
 
 // Attempt is one attempt of a call on one transport. Its fields are set by
 // the stats handler and the interceptors from events that can arrive on the
 // sending and the receiving goroutine at once, hence the atomics.
 type Attempt struct {
-	conn     atomic.Pointer[Conn]
-	trailers atomic.Bool
-	begun    atomic.Bool
-	done     atomic.Bool
+	conn         atomic.Pointer[Conn]
+	trailers     atomic.Bool
+	begun        atomic.Bool
+	done         atomic.Bool
+	unregistered atomic.Bool
+
+	// Set before the attempt is attached, read under the Conn's lock.
+	fullMethod string
+	began      time.Time
+	span       trace.Span // the recording span in the attempt's context, or nil
+	prev, next *Attempt   // the Conn's list of attempts in flight
+	listed     bool
 
 	causeOnce sync.Once
 	reason    conntrack.Reason
 	failed    bool
 }
 
-// SetBegun records the attempt's stats.Begin. A server sends none for a
-// method it does not register and answers Unimplemented at once.
-func (a *Attempt) SetBegun() { a.begun.Store(true) }
+// NewAttempt returns an attempt of fullMethod ("/pkg.Service/Method").
+func NewAttempt(fullMethod string) *Attempt { return &Attempt{fullMethod: fullMethod} }
+
+// SetUnregistered records that the attempt's method was chosen by a peer (a
+// server's UnknownServiceHandler, or a client call not from generated
+// code): it is named OtherMethod wherever it is reported.
+func (a *Attempt) SetUnregistered() { a.unregistered.Store(true) }
+
+func (a *Attempt) method() string {
+	if a.unregistered.Load() {
+		return semconv.OtherMethod
+	}
+	return strings.TrimPrefix(a.fullMethod, "/")
+}
+
+// SetBegun records the attempt's stats.Begin and its time. A server sends
+// none for a method it does not register and answers Unimplemented at once.
+func (a *Attempt) SetBegun(at time.Time) {
+	a.began = at
+	a.begun.Store(true)
+}
 
 // Begun reports whether SetBegun was called.
 func (a *Attempt) Begun() bool { return a.begun.Load() }
 
-// Attach records the transport the attempt runs on and counts the attempt
-// in flight there. It reports whether this call attached it (the first one
-// wins).
-func (a *Attempt) Attach(c *Conn) bool {
+// Attach records the transport the attempt runs on, with the recording span
+// in its context (or nil), and counts the attempt in flight there. It
+// reports whether this call attached it (the first one wins).
+func (a *Attempt) Attach(c *Conn, span trace.Span) bool {
 	if c == nil || a.done.Load() || !a.conn.CompareAndSwap(nil, c) {
 		return false
 	}
-	c.active.Add(1)
-	c.rpcs.Add(1)
+	a.span = span
+	c.add(a)
 	return true
 }
 
@@ -52,7 +83,7 @@ func (a *Attempt) Finish() {
 		return
 	}
 	if c := a.conn.Load(); c != nil {
-		c.active.Add(-1)
+		c.remove(a)
 	}
 }
 
@@ -84,7 +115,8 @@ func (a *Attempt) Trailers() bool { return a.trailers.Load() }
 // Only client interceptors store a Call: a server handler's context, which
 // may flow into calls the handler makes, carries none.
 type Call struct {
-	last atomic.Pointer[Attempt]
+	last         atomic.Pointer[Attempt]
+	unregistered bool // set before any attempt starts
 
 	// Set by the interceptor's reporter when the call ends and read by
 	// the interceptor to wrap the error it returns, on the same goroutine.
@@ -112,6 +144,13 @@ func AttemptFrom(ctx context.Context) *Attempt {
 	a, _ := ctx.Value(attemptKey{}).(*Attempt)
 	return a
 }
+
+// SetUnregistered records that the call's method is not from generated
+// code: its attempts are reported as OtherMethod.
+func (c *Call) SetUnregistered() { c.unregistered = true }
+
+// Unregistered reports whether SetUnregistered was called.
+func (c *Call) Unregistered() bool { return c.unregistered }
 
 // SetAttempt records a new attempt as the call's latest.
 func (c *Call) SetAttempt(a *Attempt) { c.last.Store(a) }

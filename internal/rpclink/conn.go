@@ -26,41 +26,76 @@ type Conn struct {
 
 	rpcs atomic.Int64 // RPC attempts carried in all
 
-	mu    sync.Mutex
-	spans map[*Attempt]trace.Span // recording spans of the attempts in flight
+	// The attempts in flight, as an intrusive list (no allocation per
+	// RPC): their spans get the transport's GOAWAY events, and those still
+	// in flight when the transport begins to end are the ones its teardown
+	// cuts.
+	mu       sync.Mutex
+	inflight *Attempt
+	active   int
+	closing  bool
+	cut      int     // attempts in flight when the transport began to end
+	cutRPCs  [4]Cut  // some of them, for the diagnosis
+	nCutRPCs int
+}
 
-	active        atomic.Int64 // RPC attempts in flight
-	activeAtClose atomic.Int64 // active when the transport began to end, plus one; 0: not yet
+// Cut is an RPC attempt the transport's teardown cut.
+type Cut struct {
+	Method string    // the full method, or OtherMethod for a peer-chosen one
+	Began  time.Time // when the attempt began
 }
 
 // RPCs returns the number of attempts the transport carried.
 func (c *Conn) RPCs() int64 { return c.rpcs.Load() }
 
-// TrackSpan records the span of an attempt in flight on the transport, so
-// that transport events can be added to it.
-func (c *Conn) TrackSpan(a *Attempt, span trace.Span) {
+func (c *Conn) add(a *Attempt) {
+	c.rpcs.Add(1)
 	c.mu.Lock()
-	if c.spans == nil {
-		c.spans = make(map[*Attempt]trace.Span)
+	if a.done.Load() {
+		// Finished before it was listed.
+		c.mu.Unlock()
+		return
 	}
-	c.spans[a] = span
+	a.listed = true
+	a.next = c.inflight
+	if a.next != nil {
+		a.next.prev = a
+	}
+	c.inflight = a
+	c.active++
 	c.mu.Unlock()
 }
 
-// UntrackSpan forgets the span of an attempt that ended.
-func (c *Conn) UntrackSpan(a *Attempt) {
+func (c *Conn) remove(a *Attempt) {
 	c.mu.Lock()
-	delete(c.spans, a)
+	if !a.listed {
+		c.mu.Unlock()
+		return
+	}
+	a.listed = false
+	if a.prev != nil {
+		a.prev.next = a.next
+	} else if c.inflight == a {
+		c.inflight = a.next
+	}
+	if a.next != nil {
+		a.next.prev = a.prev
+	}
+	a.prev, a.next = nil, nil
+	c.active--
 	c.mu.Unlock()
 }
 
-// EachSpan calls f with the span of every attempt in flight. f runs without
-// the lock held, so it may take its time.
+// EachSpan calls f with the recording span of every attempt in flight. f
+// runs without the lock held, so it may take its time.
 func (c *Conn) EachSpan(f func(trace.Span)) {
+	var buf [8]trace.Span
+	spans := buf[:0]
 	c.mu.Lock()
-	spans := make([]trace.Span, 0, len(c.spans))
-	for _, s := range c.spans {
-		spans = append(spans, s)
+	for a := c.inflight; a != nil; a = a.next {
+		if a.span != nil {
+			spans = append(spans, a.span)
+		}
 	}
 	c.mu.Unlock()
 	for _, s := range spans {
@@ -68,24 +103,45 @@ func (c *Conn) EachSpan(f func(trace.Span)) {
 	}
 }
 
-// MarkClosing records the number of attempts in flight at the first sign
-// that the transport is ending: those are the attempts the teardown cuts
-// (an attempt finishes when it no longer needs the transport; see
-// Attempt.Finish). grpc-go fails them afterwards, and a server's handlers
-// may return before the transport's ConnEnd, so the count at ConnEnd would
-// miss them.
+// MarkClosing records the attempts in flight at the first sign that the
+// transport is ending: those are the attempts the teardown cuts (an attempt
+// finishes when it no longer needs the transport; see Attempt.Finish).
+// grpc-go fails them afterwards, and a server's handlers may return before
+// the transport's ConnEnd, so the count at ConnEnd would miss them.
 func (c *Conn) MarkClosing() {
-	c.activeAtClose.CompareAndSwap(0, c.active.Load()+1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.cut = c.active
+	for a := c.inflight; a != nil && c.nCutRPCs < len(c.cutRPCs); a = a.next {
+		c.cutRPCs[c.nCutRPCs] = Cut{Method: a.method(), Began: a.began}
+		c.nCutRPCs++
+	}
 }
 
-// ActiveAtEnd reports whether the teardown cut attempts: whether any were
-// in flight when the transport began to end (MarkClosing), or, if that
-// moment was not observed, now.
-func (c *Conn) ActiveAtEnd() bool {
-	if n := c.activeAtClose.Load(); n > 0 {
-		return n > 1
+// CutRPCs returns how many attempts the teardown cut, and some of them:
+// those in flight when the transport began to end (MarkClosing), or, if
+// that moment was not observed, now.
+func (c *Conn) CutRPCs() (int, []Cut) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		return c.active, nil
 	}
-	return c.active.Load() > 0
+	return c.cut, append([]Cut(nil), c.cutRPCs[:c.nCutRPCs]...)
+}
+
+// ActiveAtEnd reports whether the teardown cut attempts.
+func (c *Conn) ActiveAtEnd() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return c.cut > 0
+	}
+	return c.active > 0
 }
 
 // Snapshot returns the journal's state, or a zero Snapshot (Observed false)
