@@ -38,7 +38,7 @@ func newRecorder(side conntrack.Side, opts []Option) *recorder {
 		sides = config.Server
 	}
 	cfg := config.Build(sides, opts)
-	m := cfg.MeterProvider.Meter(semconv.ScopeName)
+	m := cfg.MeterProvider.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	failures, err := m.Int64Counter(semconv.MetricTransportFailures,
 		metric.WithUnit("{call}"),
 		metric.WithDescription("RPCs that failed because their transport ended or drained, by the transport's close reason."))

@@ -36,7 +36,7 @@ type instruments struct {
 }
 
 func newInstruments(mp metric.MeterProvider, side string) *instruments {
-	m := mp.Meter(semconv.ScopeName)
+	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	in := &instruments{side: semconv.Side.String(side)}
 	var errs []error
 	report := func(e error) { errs = append(errs, e) }

@@ -26,7 +26,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -59,6 +61,17 @@ type demo struct {
 }
 
 func run(w io.Writer) error {
+	_, err := runDemo(w)
+	return err
+}
+
+// runDemo runs the demo and returns the spans it recorded.
+func runDemo(w io.Writer) ([]sdktrace.ReadOnlySpan, error) {
+	// What a real program does once at start: the W3C trace context
+	// travels in each RPC's metadata, so that the client's RPC span and the
+	// server's share one trace. grpcpulse's own RPC spans (WithRPCSpans
+	// below) read the global propagator, as otelgrpc does.
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	r := sdkmetric.NewManualReader()
 	spans := tracetest.NewSpanRecorder()
 	d := &demo{
@@ -80,14 +93,14 @@ func run(w io.Writer) error {
 		{"blackhole", d.blackhole},
 	} {
 		if err := s.f(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	if err := d.report(); err != nil {
-		return err
+		return nil, err
 	}
 	d.reportSpans()
-	return nil
+	return d.spans.Ended(), nil
 }
 
 // serve starts a health server set up by options.Server on 127.0.0.1:0.
@@ -99,7 +112,7 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 		return nil, "", err
 	}
 	srv := grpc.NewServer(options.Server(append([]options.Option{
-		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp),
+		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true),
 	}, opts...)...)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
@@ -108,7 +121,7 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 
 // dial returns a client set up by options.Client.
 func (d *demo) dial(target string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp))...)
+	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true))...)
 }
 
 // watchUntilCut opens a Watch stream and waits until it fails, then prints
@@ -282,10 +295,10 @@ func (d *demo) report() error {
 
 // reportSpans prints the connection spans and the application's spans.
 func (d *demo) reportSpans() {
-	fmt.Fprintln(d.w, "\nSpans recorded (connection spans by grpcpulse; app spans annotated by grpcpulse):")
+	fmt.Fprintln(d.w, "\nSpans recorded (grpcpulse's connection spans and RPC spans, client and server of an RPC in one trace; app spans annotated by grpcpulse):")
 	for _, s := range d.spans.Ended() {
-		fmt.Fprintf(d.w, "  %s  span=%s status=%s\n    %s\n", s.Name(), s.SpanContext().SpanID(), s.Status().Code,
-			labels(attribute.NewSet(s.Attributes()...)))
+		fmt.Fprintf(d.w, "  %s  span=%s trace=%s parent=%s kind=%s status=%s\n    %s\n", s.Name(), s.SpanContext().SpanID(),
+			s.SpanContext().TraceID(), s.Parent().SpanID(), s.SpanKind(), s.Status().Code, labels(attribute.NewSet(s.Attributes()...)))
 		for _, ev := range s.Events() {
 			fmt.Fprintf(d.w, "    event %s %s\n", ev.Name, labels(attribute.NewSet(ev.Attributes...)))
 		}

@@ -8,6 +8,14 @@ import "go.opentelemetry.io/otel/attribute"
 // ScopeName is the instrumentation scope of every meter and tracer.
 const ScopeName = "github.com/grpcpulse/grpcpulse"
 
+// Version is the module's release version, the instrumentation scope version
+// of every meter and tracer (as otelgrpc's Version is its own). It is bumped
+// in the commit that prepares a release, to the version the release is then
+// tagged with (v0.1.0 → "0.1.0"); between releases it names the last one.
+// Dashboards can tell library versions apart by it (otel_scope_version in
+// Prometheus).
+const Version = "0.1.0"
+
 // Attribute keys.
 const (
 	Side            = attribute.Key("grpc.side")

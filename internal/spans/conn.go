@@ -29,7 +29,7 @@ type Tracer struct {
 
 // NewTracer returns a Tracer for one side.
 func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
-	return &Tracer{tracer: tp.Tracer(semconv.ScopeName), side: semconv.Side.String(side.String())}
+	return &Tracer{tracer: tp.Tracer(semconv.ScopeName, trace.WithInstrumentationVersion(semconv.Version)), side: semconv.Side.String(side.String())}
 }
 
 // ConnSpan is the span of one transport. Its methods are safe for

@@ -35,7 +35,7 @@ type RPCTracer struct {
 // NewRPCTracer returns an RPCTracer for one side. prop carries the trace
 // context in metadata (propagation.TraceContext for W3C traceparent).
 func NewRPCTracer(tp trace.TracerProvider, prop propagation.TextMapPropagator, server bool) *RPCTracer {
-	return &RPCTracer{tracer: tp.Tracer(pulseconv.ScopeName), prop: prop, server: server}
+	return &RPCTracer{tracer: tp.Tracer(pulseconv.ScopeName, trace.WithInstrumentationVersion(pulseconv.Version)), prop: prop, server: server}
 }
 
 type ownSpanKey struct{}

@@ -23,24 +23,31 @@ type Config struct {
 	CheckInterval time.Duration // time between Health/Check calls
 	MaxAge        time.Duration // server MaxConnectionAge
 	Grace         time.Duration // server MaxConnectionAgeGrace
+	KeepaliveTime time.Duration // server keepalive Time; 0: one minute
 }
 
 // RegisterFlags registers -duration (with the example's default),
-// -check-interval, -max-age and -grace.
+// -check-interval, -max-age, -grace and -keepalive-time.
 func (c *Config) RegisterFlags(fs *flag.FlagSet, duration time.Duration) {
 	fs.DurationVar(&c.Duration, "duration", duration, "how long to run (0: until interrupted)")
 	fs.DurationVar(&c.CheckInterval, "check-interval", time.Second, "time between Health/Check calls")
 	fs.DurationVar(&c.MaxAge, "max-age", 10*time.Second, "server MaxConnectionAge: connections are drained with GOAWAY max_age after this")
 	fs.DurationVar(&c.Grace, "grace", 5*time.Second, "server MaxConnectionAgeGrace: a drained connection is closed hard after this, cutting the Watch stream")
+	fs.DurationVar(&c.KeepaliveTime, "keepalive-time", time.Minute, "server keepalive Time: the server pings a connection that has been quiet this long (grpc-go raises it to at least 1s)")
 }
 
 // serverPolicy is the server's keepalive override: the max age that cuts
 // the Watch stream.
 func (c Config) serverPolicy() options.Option {
+	kt := c.KeepaliveTime
+	if kt == 0 {
+		// A zero Time would mean grpc's 2h, which Validate warns about.
+		kt = time.Minute
+	}
 	return options.WithServerParameters(keepalive.ServerParameters{
-		// Time is set because a zero Time means grpc's 2h, which Validate
-		// warns about; the point here is max age.
-		Time:                  time.Minute,
+		// The server pings a connection quiet for Time (a Check interval
+		// above it makes keepalive pings and their RTT show up).
+		Time:                  kt,
 		MaxConnectionAge:      c.MaxAge,
 		MaxConnectionAgeGrace: c.Grace,
 	})
