@@ -158,7 +158,7 @@ func (e *goEnd) GoAwayEvents() [][]string {
 			set := attribute.NewSet(ev.Attributes...)
 			get := func(k attribute.Key) string {
 				v, _ := set.Value(k)
-				return v.Emit()
+				return v.String()
 			}
 			evs = append(evs, strings.Join([]string{get(semconv.GoAwayDirection), get(semconv.GoAwayCode),
 				get(semconv.GoAwayReason), get(semconv.GoAwayLastID)}, " "))
