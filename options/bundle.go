@@ -28,7 +28,10 @@ func Server(opts ...Option) []grpc.ServerOption {
 	c := config.Build(config.Server, opts)
 	policy, findings := serverPolicy(c)
 	report(c, "server", findings)
-	h := stats.NewServerHandler(config.Of(c))
+	// The handler diagnoses closes against the policy in force.
+	hc := *c
+	hc.ServerParams, hc.Enforcement = &policy.Parameters, &policy.Enforcement
+	h := stats.NewServerHandler(config.Of(&hc))
 	creds := c.Creds
 	if creds == nil {
 		creds = insecure.NewCredentials()
@@ -63,7 +66,9 @@ func Client(opts ...Option) []grpc.DialOption {
 	c := config.Build(config.Client, opts)
 	params, findings := clientParams(c)
 	report(c, "client", findings)
-	h := stats.NewClientHandler(config.Of(c))
+	hc := *c
+	hc.ClientParams = &params
+	h := stats.NewClientHandler(config.Of(&hc))
 	var out []grpc.DialOption
 	switch {
 	case c.Bundle != nil:

@@ -2,6 +2,7 @@ package options
 
 import (
 	"errors"
+	"log/slog"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -11,6 +12,7 @@ import (
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/config"
+	"github.com/grpcpulse/grpcpulse/stats"
 )
 
 // Option configures grpcpulse. The same options configure the bundles
@@ -31,6 +33,8 @@ var (
 	errNilCredentials    = errors.New("nil credentials mean nothing; the default, insecure credentials, stays")
 	errNilHandler        = errors.New("a nil stats.Handler means nothing and is not installed")
 	errNilErrorHandler   = errors.New("a nil handler means nothing; the default, otel.Handle, stays")
+	errNilLogger         = errors.New("a nil Logger means nothing; the default, slog.Default(), stays (to silence the records, pass a logger whose handler discards them)")
+	errNilDiagnosis      = errors.New("a nil function means nothing and is not called")
 )
 
 // WithMeterProvider sets the MeterProvider of the metrics. The default is
@@ -200,6 +204,46 @@ func WithErrorHandler(f func(error)) Option {
 			return errNilErrorHandler
 		}
 		c.ErrorHandler = f
+		return nil
+	})
+}
+
+// WithLogger sets where the diagnosis of each abnormal, actionable transport
+// end goes: one record at level WARN, message "grpc transport closed", with
+// grpc.side, grpc.close.reason, grpc.close.initiator, network.peer.address,
+// network.peer.port, what was observed, and advice that names the keepalive
+// parameter to change and a value that would have prevented the end. Per
+// reason, the first record is written at once, then at most one a minute,
+// carrying how many were held back (grpc.diagnosis.suppressed). The metrics
+// stay exact; only the log is sampled. Normal ends (a client's Close,
+// GracefulStop, an idle connection drained with nothing in flight) write
+// nothing. The default is slog.Default(), read when the option list is
+// applied.
+//
+// The advice judges against the keepalive policy the options describe:
+// the one Server or Client installs, or, for a stats handler composed
+// alone, what WithServerParameters, WithEnforcementPolicy or
+// WithClientParameters say the grpc options it runs with are.
+func WithLogger(l *slog.Logger) Option {
+	return config.New("options.WithLogger", config.Both, func(c *config.Config) error {
+		if l == nil {
+			return errNilLogger
+		}
+		c.Logger = l
+		return nil
+	})
+}
+
+// WithDiagnosisHandler sets a function that receives every diagnosis,
+// unsampled, as it is made: for programs that route diagnoses somewhere
+// other than a log (an event stream, a health check, a test). It runs on
+// the goroutine that ends the transport and must not block.
+func WithDiagnosisHandler(f func(stats.Diagnosis)) Option {
+	return config.New("options.WithDiagnosisHandler", config.Both, func(c *config.Config) error {
+		if f == nil {
+			return errNilDiagnosis
+		}
+		c.OnDiagnosis = f
 		return nil
 	})
 }

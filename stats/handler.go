@@ -2,17 +2,20 @@ package stats
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/config"
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/credwrap"
+	"github.com/grpcpulse/grpcpulse/internal/diagnose"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
@@ -33,6 +36,17 @@ type Handler struct {
 	in     *instruments
 	tracer *spans.Tracer    // nil: no connection spans
 	rpcs   *spans.RPCTracer // nil: no own RPC spans
+
+	// The diagnosis of abnormal ends.
+	logger      *slog.Logger
+	onDiagnosis func(Diagnosis)
+	sampler     diagnose.Sampler
+	policy      struct {
+		Server      *keepalive.ServerParameters
+		Enforcement *keepalive.EnforcementPolicy
+		Client      *keepalive.ClientParameters
+		Peer        *keepalive.EnforcementPolicy
+	}
 }
 
 // NewServerHandler returns a Handler for a grpc.Server
@@ -48,7 +62,12 @@ func NewClientHandler(opts ...Option) *Handler {
 }
 
 func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
-	h := &Handler{side: side, in: newInstruments(cfg.MeterProvider, side.String())}
+	h := &Handler{side: side, in: newInstruments(cfg.MeterProvider, side.String()), logger: cfg.Logger, onDiagnosis: cfg.OnDiagnosis}
+	if side == conntrack.Server {
+		h.policy.Server, h.policy.Enforcement = cfg.ServerParams, cfg.Enforcement
+	} else {
+		h.policy.Client, h.policy.Peer = cfg.ClientParams, cfg.PeerEnforcement
+	}
 	if cfg.ConnSpans {
 		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
 	}
@@ -82,7 +101,7 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 // the transport's state in the returned context, from which a server's RPC
 // contexts derive.
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
-	c := &rpclink.Conn{Begin: time.Now()}
+	c := &rpclink.Conn{Begin: time.Now(), Remote: info.RemoteAddr}
 	if h.tracer != nil {
 		c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
 	}
@@ -122,6 +141,7 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
 	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
+	h.diagnose(ctx, c, snap, reason, initiator)
 	c.Span.End(spans.ConnEnd{
 		Reason:        reason,
 		Initiator:     initiator,

@@ -1,6 +1,16 @@
 package stats
 
-import "github.com/grpcpulse/grpcpulse/internal/conntrack"
+import (
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/diagnose"
+)
+
+// Diagnosis is what a Handler concludes about an abnormal, actionable
+// transport end: the facts it observed (Facts), the keepalive policy in
+// force, and Advice, which names the parameter to change and a value that
+// would have prevented the end. Attrs returns it as log attributes. See
+// options.WithLogger and options.WithDiagnosisHandler.
+type Diagnosis = diagnose.Diagnosis
 
 // Reason is why a transport ended: the value of the grpc.close.reason
 // attribute on grpc.transport.closes, grpc.transport.lifetime,

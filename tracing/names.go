@@ -16,6 +16,10 @@ const (
 	// side's keepalive PING went unanswered and this side closed the
 	// transport.
 	EventKeepaliveTimeout = semconv.EventKeepaliveTimeout
+	// EventDiagnosis is recorded on a transport's span when it ended
+	// abnormally in a way a setting can prevent: the observed facts and
+	// the advice, as in the log record of options.WithLogger.
+	EventDiagnosis = semconv.EventDiagnosis
 	// MaxGoAwayEvents caps the EventGoAway events of one transport span;
 	// the grpc.goaway.count attribute counts them all.
 	MaxGoAwayEvents = semconv.MaxGoAwayEvents

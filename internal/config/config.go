@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
+
+	"github.com/grpcpulse/grpcpulse/internal/diagnose"
 )
 
 // Sides says on which side of a connection an option has an effect.
@@ -47,6 +50,11 @@ type Config struct {
 	Propagators    propagation.TextMapPropagator
 	ConnSpans      bool
 	RPCSpans       bool
+
+	// Logger receives one record per abnormal transport end (sampled);
+	// OnDiagnosis every diagnosis.
+	Logger      *slog.Logger
+	OnDiagnosis func(diagnose.Diagnosis)
 
 	Creds  credentials.TransportCredentials
 	Bundle credentials.Bundle
@@ -101,6 +109,7 @@ func Build(side Sides, opts []Option) *Config {
 		TracerProvider: otel.GetTracerProvider(),
 		Propagators:    otel.GetTextMapPropagator(),
 		ConnSpans:      true,
+		Logger:         slog.Default(),
 	}
 	for _, o := range opts {
 		switch {

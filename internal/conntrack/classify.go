@@ -34,13 +34,17 @@ type Snapshot struct {
 
 	Ended   bool
 	EndKind wire.EndKind
-	EndedAt time.Time
 
 	PingsSent     int64 // keepalive PINGs sent
 	PingsReceived int64 // keepalive PINGs received
-	PingsAcked    int64 // keepalive PINGs of this side that were acked
 
-	RSTStreams [2]int // by wire.Direction
+	// LastRTT is the round trip of the last keepalive PING this side sent
+	// that was acked.
+	LastRTT time.Duration
+	// PeerPingIntervals[:NPeerPingIntervals] are the intervals between
+	// the peer's last keepalive PINGs, oldest first.
+	PeerPingIntervals  [3]time.Duration
+	NPeerPingIntervals int
 }
 
 // GoAwayRecord is a GOAWAY as the classifier sees it.
@@ -70,6 +74,10 @@ type Closing struct {
 	// has already closed while frames it sent before closing, its
 	// GOAWAY among them, still wait to be read.
 	WriteFailed bool
+
+	At         time.Time // when
+	LastRead   time.Time // when the conn last read bytes before it; zero if unknown
+	PingSentAt time.Time // when the unanswered keepalive PING was sent, if PingOutstanding
 }
 
 // keepaliveKind reports whether an end of this kind, with a keepalive PING

@@ -47,6 +47,9 @@ type Journal struct {
 	// readerQuit is the observed conn's wire.Conn.ReaderQuit; nil in
 	// tests that drive the journal directly.
 	readerQuit func() bool
+	// lastRead is the observed conn's wire.Conn.LastRead; nil in tests
+	// that drive the journal directly.
+	lastRead func() time.Time
 
 	mu   sync.Mutex
 	seq  uint64
@@ -56,6 +59,7 @@ type Journal struct {
 	pingOutstanding bool
 	pingData        [8]byte
 	pingSentAt      time.Time
+	peerPings       [4]time.Time // the peer's last keepalive PINGs, a ring indexed by PingsReceived
 	lastGoAway      [2]goAwayKey // per direction, for de-duplicating drains
 	claimed         bool
 	forgotten       bool        // freed unclaimed: a late Claim must fail
@@ -71,15 +75,15 @@ type goAwayKey struct {
 
 // Ping implements wire.Sink.
 func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
-	now := time.Now()
 	var (
 		keepalive bool
 		rtt       time.Duration
 	)
-	j.mu.Lock()
 	switch {
 	case !ack && wire.IsKeepalivePing(data):
 		keepalive = true
+		now := time.Now()
+		j.mu.Lock()
 		if dir == wire.Sent {
 			j.snap.PingsSent++
 			if !j.pingOutstanding {
@@ -87,13 +91,20 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 			}
 		} else {
 			j.snap.PingsReceived++
+			j.peerPings[j.snap.PingsReceived%int64(len(j.peerPings))] = now
 		}
-	case ack && dir == wire.Received && j.pingOutstanding && data == j.pingData:
-		j.pingOutstanding = false
-		j.snap.PingsAcked++
-		rtt = now.Sub(j.pingSentAt)
+		j.mu.Unlock()
+	case ack && dir == wire.Received:
+		// Only an ACK of this side's keepalive PING is timed; the clock
+		// is read only then.
+		j.mu.Lock()
+		if j.pingOutstanding && data == j.pingData {
+			j.pingOutstanding = false
+			rtt = time.Since(j.pingSentAt)
+			j.snap.LastRTT = rtt
+		}
+		j.mu.Unlock()
 	}
-	j.mu.Unlock()
 	if j.hooks == nil {
 		return
 	}
@@ -146,12 +157,10 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	}
 }
 
-// RSTStream implements wire.Sink.
-func (j *Journal) RSTStream(dir wire.Direction, _, _ uint32) {
-	j.mu.Lock()
-	j.snap.RSTStreams[dir]++
-	j.mu.Unlock()
-}
+// RSTStream implements wire.Sink. A stream reset ends one RPC, not the
+// connection, and the RPC layer sees it for itself: the journal keeps
+// nothing of it.
+func (j *Journal) RSTStream(wire.Direction, uint32, uint32) {}
 
 // Violation implements wire.Sink: the peer broke HTTP/2 in a way grpc-go
 // answers by closing the transport.
@@ -172,7 +181,6 @@ func (j *Journal) End(e wire.End) {
 	j.mu.Lock()
 	j.snap.Ended = true
 	j.snap.EndKind = e.Kind
-	j.snap.EndedAt = time.Now()
 	closing := j.markClosingLocked(e.Kind)
 	if closing && e.Dir == wire.Sent && e.Kind != wire.EndLocalClose && e.Kind != wire.EndDeadline {
 		j.snap.Closing.WriteFailed = true
@@ -213,7 +221,13 @@ func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
 		return false
 	}
 	j.seq++
-	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding}
+	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding, At: time.Now()}
+	if j.pingOutstanding {
+		j.snap.Closing.PingSentAt = j.pingSentAt
+	}
+	if j.lastRead != nil {
+		j.snap.Closing.LastRead = j.lastRead()
+	}
 	return true
 }
 
@@ -225,6 +239,14 @@ func (j *Journal) Snapshot() Snapshot {
 	s.Observed = true
 	s.Side = j.side
 	s.ReaderQuit = j.readerQuit != nil && j.readerQuit()
+	// The intervals between the peer's last keepalive PINGs, oldest first.
+	n := int(min(s.PingsReceived, int64(len(j.peerPings))))
+	for i := 1; i < n; i++ {
+		at := func(k int64) time.Time { return j.peerPings[k%int64(len(j.peerPings))] }
+		k := s.PingsReceived - int64(n) + int64(i)
+		s.PeerPingIntervals[s.NPeerPingIntervals] = at(k + 1).Sub(at(k))
+		s.NPeerPingIntervals++
+	}
 	return s
 }
 

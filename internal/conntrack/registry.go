@@ -42,7 +42,7 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
 	wc := wire.NewConn(c, r.side == Client, j)
-	j.readerQuit, j.local, j.remote = wc.ReaderQuit, wc.LocalAddr(), wc.RemoteAddr()
+	j.readerQuit, j.lastRead, j.local, j.remote = wc.ReaderQuit, wc.LastRead, wc.LocalAddr(), wc.RemoteAddr()
 	r.m.Store(j.remote, j)
 	r.n.Add(1)
 	j.mu.Lock()

@@ -2,6 +2,7 @@ package rpclink
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,8 @@ type Conn struct {
 	Journal *conntrack.Journal
 	// Begin is when the transport was tagged.
 	Begin time.Time
+	// Remote is the peer's address, as grpc-go reported it.
+	Remote net.Addr
 	// Span is the transport's span, nil when connection spans are off.
 	Span *spans.ConnSpan
 
@@ -34,8 +37,8 @@ type Conn struct {
 	inflight *Attempt
 	active   int
 	closing  bool
-	cut      int     // attempts in flight when the transport began to end
-	cutRPCs  [4]Cut  // some of them, for the diagnosis
+	cut      int    // attempts in flight when the transport began to end
+	cutRPCs  [4]Cut // some of them, for the diagnosis
 	nCutRPCs int
 }
 

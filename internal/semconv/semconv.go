@@ -58,6 +58,9 @@ const (
 	// EventKeepaliveTimeout is recorded when this side's keepalive PING
 	// went unanswered and this side closed the transport.
 	EventKeepaliveTimeout = "grpc.keepalive.timeout"
+	// EventDiagnosis is recorded on a transport's span at an abnormal,
+	// actionable end: what was observed and the advice.
+	EventDiagnosis = "grpc.diagnosis"
 	// MaxGoAwayEvents caps the grpc.goaway events of one transport span.
 	// grpc-go sends at most a handful per connection; the cap holds against
 	// a peer that sends GOAWAY after GOAWAY. Events beyond it are counted in

@@ -99,6 +99,13 @@ func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
 	}
 }
 
+// Event records an event on the span.
+func (c *ConnSpan) Event(name string, attrs []attribute.KeyValue) {
+	if c != nil {
+		c.span.AddEvent(name, trace.WithAttributes(attrs...))
+	}
+}
+
 // GoAwayAttributes returns the attributes of a GOAWAY, for its span events;
 // the metric takes the same ones but the last-stream-id.
 func GoAwayAttributes(g conntrack.GoAway) []attribute.KeyValue {

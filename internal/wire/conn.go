@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Conn is a net.Conn whose HTTP/2 frames are reported to a Sink. It embeds the
@@ -22,6 +23,7 @@ type Conn struct {
 	reading    atomic.Int32 // Reads in progress on the wrapped conn
 	closed     atomic.Bool  // Close was called
 	readerLive atomic.Bool  // a Read was in progress at Close, began after it, or failed
+	lastRead   atomic.Int64 // when a Read last returned bytes, as time since epoch
 
 	// grpc-go reads from one goroutine and writes from another, but
 	// net.Conn allows concurrent calls, so each direction's parser has its
@@ -53,6 +55,21 @@ func (c *Conn) LocalAddr() net.Addr { return c.local }
 // Its identity is unique among live connections.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
+// epoch anchors LastRead's monotonic clock: a Duration since it fits an
+// atomic int64, where a time.Time does not.
+var epoch = time.Now()
+
+// LastRead returns when a Read last returned bytes, or the zero Time. How
+// long a connection had been silent says what a middlebox idle timeout
+// may have done to it.
+func (c *Conn) LastRead() time.Time {
+	d := c.lastRead.Load()
+	if d == 0 {
+		return time.Time{}
+	}
+	return epoch.Add(time.Duration(d))
+}
+
 // Read reads from the wrapped conn and observes what was read.
 func (c *Conn) Read(b []byte) (int, error) {
 	// Count the Read before looking at closed, while Close sets closed
@@ -64,6 +81,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	c.reading.Add(-1)
 	if n > 0 {
+		c.lastRead.Store(int64(time.Since(epoch)))
 		c.rmu.Lock()
 		c.rd.feed(b[:n], c.sink)
 		c.rmu.Unlock()

@@ -1,0 +1,311 @@
+// Package diagnose turns what grpcpulse observed about a transport's end,
+// and the keepalive policy in force, into a diagnosis: the observed facts
+// and advice that names the parameter to change and a value that would
+// have prevented the end. It judges by the rules of package policy, the same
+// ones options.Validate applies before deployment.
+//
+// Only ends that are abnormal and actionable get a diagnosis: a client's own
+// Close, a server's GracefulStop or Stop, and a connection that a GOAWAY
+// drained with nothing in flight are normal.
+package diagnose
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/internal/policy"
+)
+
+// MaxRPCs is how many cut RPCs a diagnosis names; the count covers them all.
+const MaxRPCs = 4
+
+// Facts is what was observed about one transport's end, and the policy this
+// side ran with. Zero values mean "not observed".
+type Facts struct {
+	Side      conntrack.Side
+	Reason    conntrack.Reason
+	Initiator conntrack.Initiator
+
+	Lifetime time.Duration // from the transport's start to its end
+	// Idle is how long nothing had been read before the end began (before
+	// the unanswered keepalive PING, for keepalive_timeout).
+	Idle    time.Duration
+	LastRTT time.Duration // the last keepalive PING round trip this side measured
+
+	// PingIntervals are the intervals between the last keepalive PINGs the
+	// peer sent, oldest first.
+	PingIntervals []time.Duration
+	PingsSent     int64
+
+	// ActiveRPCs is how many RPCs the end cut; CutRPCs names some of them.
+	ActiveRPCs int
+	CutRPCs    []RPC
+
+	Violation string // the frame a peer's protocol error was seen in
+
+	// The policy of this side: a server's parameters and enforcement, or a
+	// client's parameters. Nil when unknown.
+	Server      *keepalive.ServerParameters
+	Enforcement *keepalive.EnforcementPolicy
+	Client      *keepalive.ClientParameters
+	// PeerEnforcement is the servers' enforcement, when a client was told
+	// it (options.WithPeerServerPolicy).
+	PeerEnforcement *keepalive.EnforcementPolicy
+}
+
+// RPC is an RPC the end cut.
+type RPC struct {
+	Method string        // a bounded method name (_OTHER for peer-chosen ones)
+	Ran    time.Duration // how long it had run when the end began
+}
+
+// Diagnosis is the facts and the advice for one abnormal end.
+type Diagnosis struct {
+	Facts
+	// Advice says, in one or two plain sentences with numbers, which
+	// parameter to change on which side, and to what.
+	Advice string
+}
+
+// Diagnose returns the diagnosis of an end, and false for an end that is
+// normal or about which nothing useful can be said.
+func Diagnose(f Facts) (Diagnosis, bool) {
+	var advice string
+	switch f.Reason {
+	case conntrack.ReasonTooManyPings:
+		if f.Side == conntrack.Server {
+			advice = tooManyPingsServer(f)
+		} else {
+			advice = tooManyPingsClient(f)
+		}
+	case conntrack.ReasonKeepaliveTimeout:
+		advice = keepaliveTimeout(f)
+	case conntrack.ReasonMaxConnectionAge:
+		if f.ActiveRPCs == 0 {
+			return Diagnosis{}, false
+		}
+		advice = maxAge(f)
+	case conntrack.ReasonConnectionReset, conntrack.ReasonPeerClosed:
+		if f.ActiveRPCs == 0 {
+			return Diagnosis{}, false
+		}
+		advice = abrupt(f)
+	case conntrack.ReasonProtocolError:
+		advice = protocolError(f)
+	default:
+		return Diagnosis{}, false
+	}
+	return Diagnosis{Facts: f, Advice: advice}, true
+}
+
+func tooManyPingsServer(f Facts) string {
+	kep := keepalive.EnforcementPolicy{}
+	if f.Enforcement != nil {
+		kep = *f.Enforcement
+	}
+	_, kep = policy.EffectiveServer(keepalive.ServerParameters{}, kep)
+	if f.ActiveRPCs == 0 && !kep.PermitWithoutStream {
+		return "The client pinged with no RPC in flight, and this server's EnforcementPolicy.PermitWithoutStream is false, so any second ping within 2h is a strike. " +
+			"Set the client's ClientParameters.PermitWithoutStream to false, or this server's EnforcementPolicy.PermitWithoutStream to true."
+	}
+	fastest := minInterval(f.PingIntervals)
+	safe := policy.CeilSecond(policy.SatAdd(kep.MinTime, policy.PingMargin(kep.MinTime)))
+	if fastest <= 0 {
+		return fmt.Sprintf("The client pinged more often than this server's EnforcementPolicy.MinTime (%s) allows. "+
+			"Set the client's ClientParameters.Time to at least %s.", policy.Format(kep.MinTime), policy.Format(safe))
+	}
+	admit := policy.MaxMinTimeFor(fastest)
+	if fastest < policy.ClientMinTime || admit <= 0 {
+		// grpc-go and grpc-java clients cannot ping faster than every
+		// 10s, whatever they are configured with.
+		return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s) and faster than any grpc-go or grpc-java keepalive can (they ping at most every 10s): "+
+			"a client of another implementation with a short keepalive time, or a misbehaving peer. Set that client's keepalive time to at least %s.",
+			round(fastest), policy.Format(kep.MinTime), policy.Format(safe))
+	}
+	return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s). "+
+		"Set the client's ClientParameters.Time to at least %s, or this server's EnforcementPolicy.MinTime to at most %s.",
+		round(fastest), policy.Format(kep.MinTime), policy.Format(safe), policy.Format(admit))
+}
+
+func tooManyPingsClient(f Facts) string {
+	defaults := policy.EnforcementMinTime
+	safe := policy.CeilSecond(policy.SatAdd(defaults, policy.PingMargin(defaults)))
+	against := fmt.Sprintf("safe against a server at grpc's defaults, MinTime %s", policy.Format(defaults))
+	if f.PeerEnforcement != nil {
+		_, kep := policy.EffectiveServer(keepalive.ServerParameters{}, *f.PeerEnforcement)
+		defaults = kep.MinTime
+		safe = policy.CeilSecond(policy.SatAdd(defaults, policy.PingMargin(defaults)))
+		against = fmt.Sprintf("the server's EnforcementPolicy.MinTime is %s", policy.Format(defaults))
+	}
+	if f.Client == nil {
+		return fmt.Sprintf("This client pinged more often than the server allows. Against a server at grpc's defaults (MinTime %s, no pings without RPCs), "+
+			"set ClientParameters.Time to at least %s and PermitWithoutStream to false.", policy.Format(defaults), policy.Format(safe))
+	}
+	c := policy.EffectiveClient(*f.Client)
+	if f.ActiveRPCs == 0 && c.Permit {
+		return fmt.Sprintf("This client pinged every %s with no RPC in flight (PermitWithoutStream is true), which a server at grpc's defaults forbids. "+
+			"Set ClientParameters.PermitWithoutStream to false, or have the server set EnforcementPolicy.PermitWithoutStream to true.", policy.Format(c.Time))
+	}
+	return fmt.Sprintf("This client's ClientParameters.Time (%s) is below the server's EnforcementPolicy.MinTime; grpc-go now pings every %s on this channel's new connections. "+
+		"Set Time to at least %s (%s), or have the server set its MinTime to at most %s.",
+		policy.Format(c.Time), policy.Format(policy.SatMul(c.Time, 2)), policy.Format(safe), against, policy.Format(policy.MaxMinTimeFor(c.Time)))
+}
+
+func keepaliveTimeout(f Facts) string {
+	timeout, param, floor := time.Duration(0), "ServerParameters", policy.ServerMinTime
+	switch {
+	case f.Side == conntrack.Client:
+		param, floor = "ClientParameters", policy.ClientMinTime
+		if f.Client != nil {
+			timeout = policy.EffectiveClient(*f.Client).Timeout
+		}
+	case f.Server != nil:
+		kp, _ := policy.EffectiveServer(*f.Server, keepalive.EnforcementPolicy{})
+		timeout = kp.Timeout
+	}
+	if f.LastRTT > 0 && timeout > 0 && timeout < 10*f.LastRTT {
+		return fmt.Sprintf("The keepalive PING went unanswered for %s.Timeout (%s), but the last one took %s to answer: the Timeout is too close to the path's round trip. "+
+			"Set %s.Timeout to at least %s.", param, policy.Format(timeout), round(f.LastRTT), param, policy.Format(policy.CeilSecond(max(5*time.Second, 10*f.LastRTT))))
+	}
+	if f.Idle <= 0 {
+		return fmt.Sprintf("The keepalive PING went unanswered: the peer's host died, or something between the peers dropped the flow. "+
+			"If a load balancer or NAT forgets idle flows, set %s.Time below its idle timeout (AWS NLB 350s, Azure LB 4m, many NATs 60s).", param)
+	}
+	return fmt.Sprintf("After %s with nothing read, the keepalive PING went unanswered: the peer's host died, or a load balancer or NAT forgot the idle flow (its idle timeout is under %s). "+
+		"If it is a middlebox, set %s.Time to at most %s so that pings keep the flow alive (the peer's EnforcementPolicy.MinTime must allow it).",
+		round(f.Idle), round(f.Idle), param, policy.Format(max(floor, (f.Idle/2).Truncate(time.Second))))
+}
+
+func maxAge(f Facts) string {
+	longest := longestRPC(f.CutRPCs)
+	if f.Side == conntrack.Server {
+		grace := "MaxConnectionAgeGrace"
+		if f.Server != nil {
+			kp, _ := policy.EffectiveServer(*f.Server, keepalive.EnforcementPolicy{})
+			grace = fmt.Sprintf("MaxConnectionAgeGrace (%s)", policy.Format(kp.MaxConnectionAgeGrace))
+		}
+		return fmt.Sprintf("The connection reached MaxConnectionAge after %s and its %s cut %d RPC(s) still running (the longest had run %s%s). "+
+			"Set ServerParameters.MaxConnectionAgeGrace above the longest RPC, at least %s, or make clients resume such streams on a new connection.",
+			round(f.Lifetime), grace, f.ActiveRPCs, round(longest), methods(f.CutRPCs), policy.Format(policy.CeilSecond(longest+longest/5)))
+	}
+	return fmt.Sprintf("The server drained this connection at its MaxConnectionAge (after %s) and cut %d RPC(s) at the end of its grace (the longest had run %s%s). "+
+		"Long streams must reconnect and resume on a new connection, or the server's MaxConnectionAgeGrace must exceed them (at least %s).",
+		round(f.Lifetime), f.ActiveRPCs, round(longest), methods(f.CutRPCs), policy.Format(policy.CeilSecond(longest+longest/5)))
+}
+
+func abrupt(f Facts) string {
+	how := "closed the connection without a GOAWAY"
+	if f.Reason == conntrack.ReasonConnectionReset {
+		how = "reset the connection"
+	}
+	return fmt.Sprintf("The peer, or a middlebox on its behalf, %s after %s, %s after the last read, cutting %d RPC(s)%s. "+
+		"grpcpulse cannot tell a peer restart from a middlebox; if the idle time matches a load balancer's or NAT's idle timeout, set keepalive Time below it.",
+		how, round(f.Lifetime), round(f.Idle), f.ActiveRPCs, methods(f.CutRPCs))
+}
+
+func protocolError(f Facts) string {
+	what := "a frame that breaks HTTP/2"
+	if f.Violation != "" {
+		what = "a malformed frame (" + f.Violation + ")"
+	}
+	if f.Initiator == conntrack.InitiatorPeer {
+		return "The peer closed the connection with a GOAWAY that says this side broke HTTP/2: check for a proxy rewriting frames, or a peer that is not a gRPC peer. No keepalive setting changes this."
+	}
+	return "The peer sent " + what + ", and this side closed the connection: the peer is broken or not a gRPC peer (a scanner, a misconfigured proxy). No keepalive setting changes this."
+}
+
+// Attrs returns the diagnosis as log attributes: the facts that were
+// observed, then the advice.
+func (d Diagnosis) Attrs() []slog.Attr {
+	a := []slog.Attr{slog.Duration("grpc.transport.lifetime", d.Lifetime)}
+	if d.Idle > 0 {
+		a = append(a, slog.Duration("grpc.transport.idle", d.Idle))
+	}
+	if d.LastRTT > 0 {
+		a = append(a, slog.Duration("grpc.keepalive.last_rtt", d.LastRTT))
+	}
+	if len(d.PingIntervals) > 0 {
+		a = append(a, slog.String("grpc.keepalive.peer_ping_intervals", durations(d.PingIntervals)))
+	}
+	if d.PingsSent > 0 {
+		a = append(a, slog.Int64("grpc.keepalive.pings_sent", d.PingsSent))
+	}
+	a = append(a, slog.Int("grpc.close.cut_rpcs", d.ActiveRPCs))
+	if len(d.CutRPCs) > 0 {
+		a = append(a, slog.String("grpc.close.cut_methods", strings.TrimPrefix(methods(d.CutRPCs), ": ")),
+			slog.Duration("grpc.close.longest_cut_rpc", longestRPC(d.CutRPCs)))
+	}
+	if d.Violation != "" {
+		a = append(a, slog.String("grpc.protocol.violation", d.Violation))
+	}
+	if d.Enforcement != nil {
+		_, kep := policy.EffectiveServer(keepalive.ServerParameters{}, *d.Enforcement)
+		a = append(a, slog.Duration("grpc.keepalive.min_time", kep.MinTime), slog.Bool("grpc.keepalive.permit_without_stream", kep.PermitWithoutStream))
+	}
+	if d.Client != nil {
+		c := policy.EffectiveClient(*d.Client)
+		a = append(a, slog.Duration("grpc.keepalive.time", c.Time), slog.Duration("grpc.keepalive.timeout", c.Timeout),
+			slog.Bool("grpc.keepalive.permit_without_stream", c.Permit))
+	} else if d.Server != nil {
+		kp, _ := policy.EffectiveServer(*d.Server, keepalive.EnforcementPolicy{})
+		a = append(a, slog.Duration("grpc.keepalive.time", kp.Time), slog.Duration("grpc.keepalive.timeout", kp.Timeout))
+	}
+	return append(a, slog.String("advice", d.Advice))
+}
+
+func minInterval(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		if d > 0 && (m == 0 || d < m) {
+			m = d
+		}
+	}
+	return m
+}
+
+func longestRPC(rpcs []RPC) time.Duration {
+	var m time.Duration
+	for _, r := range rpcs {
+		m = max(m, r.Ran)
+	}
+	return m
+}
+
+// methods names the cut RPCs' methods, as ": a, b".
+func methods(rpcs []RPC) string {
+	if len(rpcs) == 0 {
+		return ""
+	}
+	seen := make([]string, 0, len(rpcs))
+	for _, r := range rpcs {
+		if !slices.Contains(seen, r.Method) {
+			seen = append(seen, r.Method)
+		}
+	}
+	return ": " + strings.Join(seen, ", ")
+}
+
+func durations(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = round(d)
+	}
+	return strings.Join(parts, " ")
+}
+
+// round formats an observed duration to a precision an operator reads.
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return policy.Format(d.Round(time.Second))
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
+}
