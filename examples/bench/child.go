@@ -26,6 +26,7 @@ import (
 //	child → parent: "addr HOST:PORT" (a server, once listening)
 //	child → parent: "ready"          (a client, once connected and warmed up)
 //	parent → child: "start"          (open the measurement window)
+//	child → parent: "started"        (it is open)
 //	parent → child: "stop"           (close it; the child answers "result {json}")
 //	child → parent: "result {json}"
 //
@@ -190,6 +191,7 @@ func windowLoop(f childFlags, out *lineWriter, cmds <-chan string, c *counters, 
 		case "start":
 			prof = startProfile(f.profile)
 			start = c.snap()
+			out.printf("started")
 		case "stop":
 			r := window(start, c.snap())
 			if err := prof.stop(); err != nil {

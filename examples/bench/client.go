@@ -175,6 +175,7 @@ func streamClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out
 		var c counters
 		prof := startProfile(f.profile)
 		start := c.snap()
+		out.printf("started")
 		if err := pull(ctx, cc, f.msgs, uint32(f.size), &c); err != nil {
 			return err
 		}

@@ -74,6 +74,15 @@ func (p *proc) send(cmd string) error {
 	return nil
 }
 
+// start opens a measurement window and waits until it is open.
+func (p *proc) start(timeout time.Duration) error {
+	if err := p.send("start"); err != nil {
+		return err
+	}
+	_, err := p.expect("started", timeout)
+	return err
+}
+
 // expect waits for the next line, which must start with prefix, and returns
 // the rest of it.
 func (p *proc) expect(prefix string, timeout time.Duration) (string, error) {

@@ -301,11 +301,11 @@ func format(v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "—"
-	case math.Abs(v) >= 1000:
+	case math.Abs(v) >= 999.5:
 		return group(strconv.FormatFloat(math.Round(v), 'f', 0, 64))
-	case math.Abs(v) >= 100:
+	case math.Abs(v) >= 99.95:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case math.Abs(v) >= 10:
+	case math.Abs(v) >= 9.995:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)

@@ -219,10 +219,10 @@ func measure(ctx context.Context, p params, wl, cfg string, round int) (map[stri
 	case wlStream16, wlStream1K:
 		// The client's window is its stream, from request to last
 		// message; the server's encloses it.
-		if err := srv.send("start"); err != nil {
+		if err := srv.start(limit); err != nil {
 			return nil, err
 		}
-		if err := cli.send("start"); err != nil {
+		if err := cli.start(limit); err != nil {
 			return nil, err
 		}
 		if cr, err = cli.result(limit); err != nil {
@@ -262,7 +262,7 @@ func measure(ctx context.Context, p params, wl, cfg string, round int) (map[stri
 // and returns their results in order.
 func windows(ctx context.Context, d, limit time.Duration, ps ...*proc) ([]result, error) {
 	for _, p := range ps {
-		if err := p.send("start"); err != nil {
+		if err := p.start(limit); err != nil {
 			return nil, err
 		}
 	}
