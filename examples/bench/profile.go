@@ -6,8 +6,9 @@ import (
 	"runtime/pprof"
 )
 
-// profiler records a CPU profile of a measurement window and the allocation
-// profile at its start and end (compare them with pprof's -diff_base).
+// profiler records a CPU profile of a measurement window, the allocation
+// profile at its start and end (compare them with pprof's -base), and the
+// goroutines at its end.
 type profiler struct {
 	prefix string
 	cpu    *os.File
@@ -40,7 +41,8 @@ func (p *profiler) stop() error {
 		pprof.StopCPUProfile()
 		err = p.cpu.Close()
 	}
-	return errors.Join(err, writeProfile("allocs", p.prefix+".allocs.pb.gz"))
+	return errors.Join(err, writeProfile("allocs", p.prefix+".allocs.pb.gz"),
+		writeProfile("goroutine", p.prefix+".goroutine.pb.gz"))
 }
 
 func writeProfile(name, path string) error {

@@ -58,7 +58,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range map[string]string{
-			"rounds": "1", "duration": "500ms", "warmup": "200ms", "conns": "200",
+			"rounds": "3", "duration": "500ms", "warmup": "200ms", "conns": "500",
 			"stream16-msgs": "100000", "stream1k-msgs": "30000",
 		} {
 			if !set[name] {
