@@ -175,7 +175,7 @@ func TestParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.rounds != 1 || p.conns != 7 || !slices.Equal(p.configs, []string{cfgBare, cfgOtelGRPC}) {
+	if p.rounds != 3 || p.conns != 7 || !slices.Equal(p.configs, []string{cfgBare, cfgOtelGRPC}) {
 		t.Errorf("-quick with explicit flags: rounds %d, conns %d, configs %q", p.rounds, p.conns, p.configs)
 	}
 }
