@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	grpcstats "google.golang.org/grpc/stats"
+
+	"github.com/grpcpulse/grpcpulse/options"
+)
+
+// The configurations compared side by side. Each side of each configuration
+// builds its options once, as a program would, and reuses them for every
+// connection it makes.
+const (
+	cfgBare      = "bare"      // plain grpc-go, insecure credentials
+	cfgNoop      = "noop"      // a stats.Handler that does nothing: the floor grpc-go imposes on any handler
+	cfgGRPCPulse = "grpcpulse" // options.Server / options.Client
+	cfgOtelGRPC  = "otelgrpc"  // otelgrpc's stats handlers
+	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
+)
+
+var allConfigs = []string{cfgBare, cfgNoop, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+
+// providers returns an SDK meter provider with a manual reader that is never
+// collected and an SDK tracer provider that samples and records every span
+// but exports nowhere: the cost of the instrumentation, not of an exporter.
+func providers() (*sdkmetric.MeterProvider, *sdktrace.TracerProvider) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	return mp, tp
+}
+
+// noopHandler is a stats.Handler that does nothing. grpc-go still builds
+// every event for it (a payload event per message), which is the cost any
+// handler starts from.
+type noopHandler struct{}
+
+func (noopHandler) TagRPC(ctx context.Context, _ *grpcstats.RPCTagInfo) context.Context {
+	return ctx
+}
+func (noopHandler) HandleRPC(context.Context, grpcstats.RPCStats) {}
+func (noopHandler) TagConn(ctx context.Context, _ *grpcstats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (noopHandler) HandleConn(context.Context, grpcstats.ConnStats) {}
+
+// serverOptions returns the server side of configuration cfg.
+func serverOptions(cfg string) ([]grpc.ServerOption, error) {
+	switch cfg {
+	case cfgBare:
+		return nil, nil
+	case cfgNoop:
+		return []grpc.ServerOption{grpc.StatsHandler(noopHandler{})}, nil
+	case cfgGRPCPulse:
+		mp, tp := providers()
+		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
+	case cfgOtelGRPC:
+		mp, tp := providers()
+		return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithMeterProvider(mp), otelgrpc.WithTracerProvider(tp)))}, nil
+	case cfgBoth:
+		mp, tp := providers()
+		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp),
+			options.WithStatsHandler(otelgrpc.NewServerHandler(
+				otelgrpc.WithMeterProvider(mp), otelgrpc.WithTracerProvider(tp)))), nil
+	}
+	return nil, fmt.Errorf("unknown configuration %q", cfg)
+}
+
+// clientOptions returns the client side of configuration cfg.
+func clientOptions(cfg string) ([]grpc.DialOption, error) {
+	creds := grpc.WithTransportCredentials(insecure.NewCredentials())
+	switch cfg {
+	case cfgBare:
+		return []grpc.DialOption{creds}, nil
+	case cfgNoop:
+		return []grpc.DialOption{creds, grpc.WithStatsHandler(noopHandler{})}, nil
+	case cfgGRPCPulse:
+		mp, tp := providers()
+		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
+	case cfgOtelGRPC:
+		mp, tp := providers()
+		return []grpc.DialOption{creds, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+			otelgrpc.WithMeterProvider(mp), otelgrpc.WithTracerProvider(tp)))}, nil
+	case cfgBoth:
+		mp, tp := providers()
+		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp),
+			options.WithStatsHandler(otelgrpc.NewClientHandler(
+				otelgrpc.WithMeterProvider(mp), otelgrpc.WithTracerProvider(tp)))), nil
+	}
+	return nil, fmt.Errorf("unknown configuration %q", cfg)
+}
