@@ -82,6 +82,7 @@ func (nopSink) Ping(wire.Direction, bool, [8]byte)            {}
 func (nopSink) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (nopSink) RSTStream(wire.Direction, uint32, uint32)      {}
 func (nopSink) End(wire.End)                                  {}
+func (nopSink) Violation(wire.Direction, wire.Violation)      {}
 
 func tcpPair() (client, server net.Conn, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
