@@ -3,6 +3,7 @@ package stats_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
@@ -122,21 +124,69 @@ func TestDiagnosisTooManyPingsServer(t *testing.T) {
 }
 
 // A client with Time 10s against servers it knows enforce MinTime 1m is
-// told a Time of at least 1m6s.
+// told a Time of at least 1m6s. The server is a raw one that answers the
+// client's first keepalive PING (10s into an unanswered call) with GOAWAY
+// too_many_pings, as a grpc-go server with MinTime 1m does at the third.
 func TestDiagnosisTooManyPingsClient(t *testing.T) {
 	t.Parallel()
 	logs := &records{}
-	rs := newRawServer(t, http2.ErrCodeEnhanceYourCalm, "too_many_pings")
-	defer rs.close()
-	cc, err := grpc.NewClient(rs.lis.Addr().String(), options.Client(quiet(), options.WithLogger(slog.New(logs)),
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := lis.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(testenv.Patience))
+		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+			return
+		}
+		fr := http2.NewFramer(c, c)
+		if fr.WriteSettings() != nil {
+			return
+		}
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			switch f := f.(type) {
+			case *http2.SettingsFrame:
+				if !f.IsAck() && fr.WriteSettingsAck() != nil {
+					return
+				}
+			case *http2.PingFrame:
+				if !f.IsAck() {
+					// GOAWAY, then close, as grpc-go does: the call
+					// fails at once.
+					_ = fr.WriteGoAway(1, http2.ErrCodeEnhanceYourCalm, []byte("too_many_pings"))
+					return
+				}
+			}
+		}
+	}()
+	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(quiet(), options.WithLogger(slog.New(logs)),
 		options.WithClientParameters(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 		options.WithPeerServerPolicy(options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: time.Minute}}))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
+	defer cancel()
+	// A call the server never answers keeps a stream open, so the client
+	// pings after 10s of silence.
+	if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(ctx, &testgrpc.Empty{}); err == nil {
+		t.Fatal("the call succeeded against a server that never answers")
+	}
 	rec := logs.wait(t, "client", "too_many_pings")
 	_ = cc.Close()
+	<-served
 	says(t, rec, "grpc.close.initiator", "peer")
 	says(t, rec, "grpc.keepalive.time", "10s")
 	says(t, rec, "advice", "ClientParameters.Time (10s)", "every 20s", "at least 1m6s")

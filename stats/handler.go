@@ -133,6 +133,9 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		c.Journal.Release()
 	}
 	reason, initiator := conntrack.Classify(snap)
+	// Diagnosed first: whoever sees the close counted finds its record
+	// already written.
+	h.diagnose(ctx, c, snap, reason, initiator)
 	r := semconv.CloseReason.String(reason.String())
 	h.in.closes.Add(ctx, 1, metric.WithAttributes(
 		h.in.side, r,
@@ -141,7 +144,6 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
 	))
 	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
-	h.diagnose(ctx, c, snap, reason, initiator)
 	c.Span.End(spans.ConnEnd{
 		Reason:        reason,
 		Initiator:     initiator,

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sort"
@@ -112,7 +113,7 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 		return nil, "", err
 	}
 	srv := grpc.NewServer(options.Server(append([]options.Option{
-		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true),
+		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()),
 	}, opts...)...)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
@@ -121,7 +122,35 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 
 // dial returns a client set up by options.Client.
 func (d *demo) dial(target string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true))...)
+	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()))...)
+}
+
+// logger writes grpcpulse's diagnoses, one line each, into the demo's
+// output: the record a real program would find in its log, with what was
+// observed and the advice.
+func (d *demo) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(prefixed{d.w, "   diagnosis: "}, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // the demo's lines carry no timestamps
+			}
+			return a
+		},
+	}))
+}
+
+// prefixed writes each record it is given on a line of its own, indented
+// under the scenario it belongs to.
+type prefixed struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(p.w, p.prefix+string(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // watchUntilCut opens a Watch stream and waits until it fails, then prints

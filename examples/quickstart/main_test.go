@@ -32,6 +32,10 @@ func TestQuickstart(t *testing.T) {
 		"event grpc.keepalive.timeout",
 		"app: watch health",
 		"link to span=",
+		"diagnosis: level=WARN msg=\"grpc transport closed\" grpc.side=server grpc.close.reason=max_connection_age",
+		"diagnosis: level=WARN msg=\"grpc transport closed\" grpc.side=server grpc.close.reason=too_many_pings",
+		"diagnosis: level=WARN msg=\"grpc transport closed\" grpc.side=server grpc.close.reason=keepalive_timeout",
+		"MaxConnectionAgeGrace above the longest RPC",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

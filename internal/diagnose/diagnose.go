@@ -143,6 +143,11 @@ func tooManyPingsClient(f Facts) string {
 		safe = policy.CeilSecond(policy.SatAdd(defaults, policy.PingMargin(defaults)))
 		against = fmt.Sprintf("the server's EnforcementPolicy.MinTime is %s", policy.Format(defaults))
 	}
+	if f.PingsSent == 0 {
+		// The server counted pings this client's keepalive did not send.
+		return "This client sent no keepalive PING on this connection, yet the server answered too_many_pings: the pings came from something else on the path " +
+			"(a proxy or sidecar that pings, or another implementation sharing the connection). No keepalive setting of this client changes that; check what sits between it and the server."
+	}
 	if f.Client == nil {
 		return fmt.Sprintf("This client pinged more often than the server allows. Against a server at grpc's defaults (MinTime %s, no pings without RPCs), "+
 			"set ClientParameters.Time to at least %s and PermitWithoutStream to false.", policy.Format(defaults), policy.Format(safe))
@@ -172,6 +177,19 @@ func keepaliveTimeout(f Facts) string {
 	if f.LastRTT > 0 && timeout > 0 && timeout < 10*f.LastRTT {
 		return fmt.Sprintf("The keepalive PING went unanswered for %s.Timeout (%s), but the last one took %s to answer: the Timeout is too close to the path's round trip. "+
 			"Set %s.Timeout to at least %s.", param, policy.Format(timeout), round(f.LastRTT), param, policy.Format(policy.CeilSecond(max(5*time.Second, 10*f.LastRTT))))
+	}
+	current := time.Duration(0)
+	switch {
+	case f.Side == conntrack.Client && f.Client != nil:
+		current = policy.EffectiveClient(*f.Client).Time
+	case f.Side == conntrack.Server && f.Server != nil:
+		kp, _ := policy.EffectiveServer(*f.Server, keepalive.EnforcementPolicy{})
+		current = kp.Time
+	}
+	if f.Idle > 0 && current > 0 && current <= floor {
+		return fmt.Sprintf("After %s with nothing read, the keepalive PING went unanswered within %s.Timeout. %s.Time (%s) is already as low as grpc-go allows, "+
+			"so no keepalive setting keeps this path alive: the peer's host died, or something between the peers drops flows within %s; fix the path.",
+			round(f.Idle), param, param, policy.Format(current), round(f.Idle))
 	}
 	if f.Idle <= 0 {
 		return fmt.Sprintf("The keepalive PING went unanswered: the peer's host died, or something between the peers dropped the flow. "+
@@ -306,6 +324,8 @@ func round(d time.Duration) string {
 		return policy.Format(d.Round(time.Second))
 	case d >= time.Second:
 		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
 	}
-	return d.Round(100 * time.Microsecond).String()
+	return d.Round(time.Microsecond).String()
 }
