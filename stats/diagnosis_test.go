@@ -23,10 +23,13 @@ import (
 	"github.com/grpcpulse/grpcpulse/stats"
 )
 
-// records is a slog.Handler that keeps every record, flattened.
+// records is a slog.Handler that keeps every record, flattened, and as the
+// text a slog.TextHandler writes (logged by wait, for the reader of a test
+// run).
 type records struct {
-	mu  sync.Mutex
-	got []map[string]string
+	mu   sync.Mutex
+	got  []map[string]string
+	text []string
 }
 
 func (r *records) Enabled(context.Context, slog.Level) bool { return true }
@@ -35,8 +38,12 @@ func (r *records) WithGroup(string) slog.Handler            { return r }
 func (r *records) Handle(_ context.Context, rec slog.Record) error {
 	m := map[string]string{"level": rec.Level.String(), "msg": rec.Message}
 	rec.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	var line strings.Builder
+	rec.Time = time.Time{} // no timestamp in the text
+	_ = slog.NewTextHandler(&line, nil).Handle(context.Background(), rec)
 	r.mu.Lock()
 	r.got = append(r.got, m)
+	r.text = append(r.text, strings.TrimSpace(line.String()))
 	r.mu.Unlock()
 	return nil
 }
@@ -52,13 +59,16 @@ func (r *records) wait(t *testing.T, side, reason string) map[string]string {
 	t.Helper()
 	var found map[string]string
 	testenv.Eventually(t, func() string {
-		for _, m := range r.all() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i, m := range r.got {
 			if m["grpc.side"] == side && m["grpc.close.reason"] == reason {
 				found = m
+				t.Logf("record: %s", r.text[i])
 				return ""
 			}
 		}
-		return fmt.Sprintf("no %s record for %s; records: %v", side, reason, r.all())
+		return fmt.Sprintf("no %s record for %s; records: %v", side, reason, r.got)
 	})
 	if found["level"] != "WARN" || found["msg"] != "grpc transport closed" {
 		t.Errorf("record %v, want level WARN and message %q", found, "grpc transport closed")

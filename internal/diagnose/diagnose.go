@@ -114,23 +114,23 @@ func tooManyPingsServer(f Facts) string {
 		return "The client pinged with no RPC in flight, and this server's EnforcementPolicy.PermitWithoutStream is false, so any second ping within 2h is a strike. " +
 			"Set the client's ClientParameters.PermitWithoutStream to false, or this server's EnforcementPolicy.PermitWithoutStream to true."
 	}
-	fastest := minInterval(f.PingIntervals)
+	every := typicalInterval(f.PingIntervals)
 	safe := policy.CeilSecond(policy.SatAdd(kep.MinTime, policy.PingMargin(kep.MinTime)))
-	if fastest <= 0 {
+	if every <= 0 {
 		return fmt.Sprintf("The client pinged more often than this server's EnforcementPolicy.MinTime (%s) allows. "+
 			"Set the client's ClientParameters.Time to at least %s.", policy.Format(kep.MinTime), policy.Format(safe))
 	}
-	admit := policy.MaxMinTimeFor(fastest)
-	if fastest < policy.ClientMinTime || admit <= 0 {
+	admit := policy.MaxMinTimeFor(every)
+	if every < policy.ClientMinTime || admit <= 0 {
 		// grpc-go and grpc-java clients cannot ping faster than every
 		// 10s, whatever they are configured with.
 		return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s) and faster than any grpc-go or grpc-java keepalive can (they ping at most every 10s): "+
 			"a client of another implementation with a short keepalive time, or a misbehaving peer. Set that client's keepalive time to at least %s.",
-			round(fastest), policy.Format(kep.MinTime), policy.Format(safe))
+			round(every), policy.Format(kep.MinTime), policy.Format(safe))
 	}
 	return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s). "+
 		"Set the client's ClientParameters.Time to at least %s, or this server's EnforcementPolicy.MinTime to at most %s.",
-		round(fastest), policy.Format(kep.MinTime), policy.Format(safe), policy.Format(admit))
+		round(every), policy.Format(kep.MinTime), policy.Format(safe), policy.Format(admit))
 }
 
 func tooManyPingsClient(f Facts) string {
@@ -277,14 +277,16 @@ func (d Diagnosis) Attrs() []slog.Attr {
 	return append(a, slog.String("advice", d.Advice))
 }
 
-func minInterval(ds []time.Duration) time.Duration {
-	var m time.Duration
-	for _, d := range ds {
-		if d > 0 && (m == 0 || d < m) {
-			m = d
-		}
+// typicalInterval is the median of the peer's ping intervals: a pair of
+// pings sent back to back, or one delayed, does not say how often the peer
+// pings.
+func typicalInterval(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
 	}
-	return m
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func longestRPC(rpcs []RPC) time.Duration {
