@@ -3,7 +3,6 @@ package stats_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -140,47 +139,22 @@ func TestDiagnosisTooManyPingsServer(t *testing.T) {
 func TestDiagnosisTooManyPingsClient(t *testing.T) {
 	t.Parallel()
 	logs := &records{}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		c, err := lis.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(testenv.Patience))
-		if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
-			return
-		}
-		fr := http2.NewFramer(c, c)
-		if fr.WriteSettings() != nil {
-			return
-		}
+	lis := listenTCP(t)
+	wait := serveRaw(lis, func(_ int, fr *http2.Framer, _ net.Conn) {
 		for {
 			f, err := fr.ReadFrame()
 			if err != nil {
 				return
 			}
-			switch f := f.(type) {
-			case *http2.SettingsFrame:
-				if !f.IsAck() && fr.WriteSettingsAck() != nil {
-					return
-				}
-			case *http2.PingFrame:
-				if !f.IsAck() {
-					// GOAWAY, then close, as grpc-go does: the call
-					// fails at once.
-					_ = fr.WriteGoAway(1, http2.ErrCodeEnhanceYourCalm, []byte("too_many_pings"))
-					return
-				}
+			if p, ok := f.(*http2.PingFrame); ok && !p.IsAck() {
+				// GOAWAY, then close, as grpc-go does: the call
+				// fails at once.
+				_ = fr.WriteGoAway(1, http2.ErrCodeEnhanceYourCalm, []byte("too_many_pings"))
+				return
 			}
 		}
-	}()
+	})
+	defer wait()
 	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(quiet(), options.WithLogger(slog.New(logs)),
 		options.WithClientParameters(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 		options.WithPeerServerPolicy(options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: time.Minute}}))...)
@@ -196,7 +170,6 @@ func TestDiagnosisTooManyPingsClient(t *testing.T) {
 	}
 	rec := logs.wait(t, "client", "too_many_pings")
 	_ = cc.Close()
-	<-served
 	says(t, rec, "grpc.close.initiator", "peer")
 	says(t, rec, "grpc.keepalive.time", "10s")
 	says(t, rec, "advice", "ClientParameters.Time (10s)", "every 20s", "at least 1m6s")

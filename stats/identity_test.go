@@ -3,7 +3,6 @@ package stats_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -248,61 +247,25 @@ type goAwaysSent struct{ tooManyPings, maxAge atomic.Int64 }
 // the SETTINGS exchange, with one GOAWAY: ENHANCE_YOUR_CALM "too_many_pings"
 // for the even-numbered accepts, NO_ERROR "max_age" for the odd ones.
 func rawGoAwayServer(t *testing.T, lis net.Listener, sent *goAwaysSent) (wait func()) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			c, err := lis.Accept()
-			if err != nil {
+	return serveRaw(lis, func(i int, fr *http2.Framer, _ net.Conn) {
+		code, debug := http2.ErrCodeEnhanceYourCalm, "too_many_pings"
+		if i%2 == 1 {
+			code, debug = http2.ErrCodeNo, "max_age"
+		}
+		if fr.WriteGoAway(0, code, []byte(debug)) != nil {
+			return
+		}
+		if code == http2.ErrCodeNo {
+			sent.maxAge.Add(1)
+		} else {
+			sent.tooManyPings.Add(1)
+		}
+		for {
+			if _, err := fr.ReadFrame(); err != nil {
 				return
 			}
-			code, debug := http2.ErrCodeEnhanceYourCalm, "too_many_pings"
-			if i%2 == 1 {
-				code, debug = http2.ErrCodeNo, "max_age"
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-				preface := make([]byte, len(http2.ClientPreface))
-				if _, err := io.ReadFull(c, preface); err != nil {
-					return
-				}
-				fr := http2.NewFramer(c, c)
-				if fr.WriteSettings() != nil {
-					return
-				}
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-						break
-					}
-				}
-				if fr.WriteSettingsAck() != nil || fr.WriteGoAway(0, code, []byte(debug)) != nil {
-					return
-				}
-				if code == http2.ErrCodeNo {
-					sent.maxAge.Add(1)
-				} else {
-					sent.tooManyPings.Add(1)
-				}
-				for {
-					if _, err := fr.ReadFrame(); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return func() {
-		_ = lis.Close()
-		wg.Wait()
-	}
+	})
 }
 
 // The client side: one set of dial options (one stats handler) shared by

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -251,53 +250,12 @@ func TestProtocolClientGoAwayRole(t *testing.T) {
 // SETTINGS exchange and then calls send, standing in for a server that
 // breaks the protocol against a bundled grpc-go client.
 func rawFrameServer(t *testing.T, send func(fr *http2.Framer) error) (addr string, wait func()) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-				preface := make([]byte, len(http2.ClientPreface))
-				if _, err := io.ReadFull(c, preface); err != nil {
-					return
-				}
-				fr := http2.NewFramer(c, c)
-				fr.AllowIllegalWrites = true
-				if fr.WriteSettings() != nil {
-					return
-				}
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-						break
-					}
-				}
-				if fr.WriteSettingsAck() != nil || send(fr) != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, c)
-			}()
+	lis := listenTCP(t)
+	return lis.Addr().String(), serveRaw(lis, func(_ int, fr *http2.Framer, c net.Conn) {
+		if send(fr) == nil {
+			_, _ = io.Copy(io.Discard, c)
 		}
-	}()
-	return lis.Addr().String(), func() {
-		_ = lis.Close()
-		wg.Wait()
-	}
+	})
 }
 
 // The same on the client: a server that breaks HTTP/2 gets protocol_error

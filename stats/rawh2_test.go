@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,4 +74,63 @@ func (r *rawClient) readUntilEnd() *goAwayInfo {
 			first = &goAwayInfo{code: g.ErrCode, debug: string(g.DebugData())}
 		}
 	}
+}
+
+// serveRaw accepts HTTP/2 connections on lis, completes the server side of
+// the connection preface and SETTINGS exchange on each, and hands it, with
+// its accept number, to handle: a server that misbehaves in ways grpc-go's
+// never does. wait closes lis and waits for every connection's handler.
+func serveRaw(lis net.Listener, handle func(i int, fr *http2.Framer, c net.Conn)) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a hung client fails the test, not CI
+				if _, err := io.ReadFull(c, make([]byte, len(http2.ClientPreface))); err != nil {
+					return
+				}
+				fr := http2.NewFramer(c, c)
+				fr.AllowIllegalWrites = true
+				if fr.WriteSettings() != nil {
+					return
+				}
+				for {
+					f, err := fr.ReadFrame()
+					if err != nil {
+						return
+					}
+					if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+						break
+					}
+				}
+				if fr.WriteSettingsAck() != nil {
+					return
+				}
+				handle(i, fr, c)
+			}()
+		}
+	}()
+	return func() {
+		_ = lis.Close()
+		wg.Wait()
+	}
+}
+
+// listenTCP listens on a loopback port.
+func listenTCP(t testing.TB) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lis
 }

@@ -3,7 +3,6 @@ package stats_test
 import (
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,73 +71,26 @@ func TestScenarioTooManyPingsServer(t *testing.T) {
 	}
 }
 
-// rawServer is an HTTP/2 server on x/net's Framer that completes the
-// connection preface and then sends one GOAWAY, standing in for a server
-// whose ping enforcement a grpc client violated (grpc-go's client cannot
-// ping fast enough to provoke a real server within a test: Time >= 10s).
-type rawServer struct {
-	lis net.Listener
-	wg  sync.WaitGroup
-}
-
-func newRawServer(t *testing.T, code http2.ErrCode, debug string) *rawServer {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := &rawServer{lis: lis}
-	rs.wg.Add(1)
-	go func() {
-		defer rs.wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			rs.wg.Add(1)
-			go func() {
-				defer rs.wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-				preface := make([]byte, len(http2.ClientPreface))
-				if _, err := io.ReadFull(c, preface); err != nil {
-					return
-				}
-				fr := http2.NewFramer(c, c)
-				if fr.WriteSettings() != nil {
-					return
-				}
-				for {
-					f, err := fr.ReadFrame()
-					if err != nil {
-						return
-					}
-					if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-						break
-					}
-				}
-				if fr.WriteSettingsAck() != nil || fr.WriteGoAway(0, code, []byte(debug)) != nil {
-					return
-				}
-				// Drain until the client closes, so its own shutdown
-				// GOAWAY is read rather than answered with RST.
-				_, _ = io.Copy(io.Discard, c)
-			}()
+// rawGoAway serves HTTP/2 connections that, after the SETTINGS exchange,
+// get one GOAWAY, standing in for a server whose ping enforcement a grpc
+// client violated (grpc-go's client cannot ping fast enough to provoke a
+// real server within a test: Time >= 10s).
+func rawGoAway(t *testing.T, code http2.ErrCode, debug string) (addr string, wait func()) {
+	lis := listenTCP(t)
+	return lis.Addr().String(), serveRaw(lis, func(_ int, fr *http2.Framer, c net.Conn) {
+		if fr.WriteGoAway(0, code, []byte(debug)) == nil {
+			// Drain until the client closes, so its own shutdown
+			// GOAWAY is read rather than answered with RST.
+			_, _ = io.Copy(io.Discard, c)
 		}
-	}()
-	return rs
-}
-
-func (rs *rawServer) close() {
-	_ = rs.lis.Close()
-	rs.wg.Wait()
+	})
 }
 
 func TestScenarioTooManyPingsClient(t *testing.T) {
 	t.Parallel()
 	s := start(t, testenv.Setup{}) // a real server only for the invariants' bookkeeping
-	rs := newRawServer(t, http2.ErrCodeEnhanceYourCalm, "too_many_pings")
-	s.Target = rs.lis.Addr().String()
+	addr, wait := rawGoAway(t, http2.ErrCodeEnhanceYourCalm, "too_many_pings")
+	s.Target = addr
 	cc := s.Dial(t, nil, true)
 	cc.Connect()
 	s.Client.WaitClose(t, "too_many_pings", "peer")
@@ -147,5 +99,5 @@ func TestScenarioTooManyPingsClient(t *testing.T) {
 		t.Errorf("client GOAWAY count:\n%s", s.Client.M.Dump(t, semconv.MetricGoAways))
 	}
 	_ = cc.Close()
-	rs.close()
+	wait()
 }
