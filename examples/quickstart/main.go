@@ -40,7 +40,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
-	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -114,6 +113,10 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 	}
 	srv := grpc.NewServer(options.Server(append([]options.Option{
 		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()),
+		// What Validate says of the demo's deliberately short settings.
+		options.WithErrorHandler(func(err error) {
+			fmt.Fprintf(d.w, "   options: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n            "))
+		}),
 	}, opts...)...)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
@@ -121,8 +124,9 @@ func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err erro
 }
 
 // dial returns a client set up by options.Client.
-func (d *demo) dial(target string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(target, options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()))...)
+func (d *demo) dial(target string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+	opts := options.Client(options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()))
+	return grpc.NewClient(target, append(opts, extra...)...)
 }
 
 // logger writes grpcpulse's diagnoses, one line each, into the demo's
@@ -207,19 +211,15 @@ func (d *demo) tooManyPings(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	// grpc-go's own client never pings more often than every 10s, so the
-	// in-process proxy plays a misconfigured client and adds the PINGs.
-	proxy, err := faultproxy.New(addr)
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
-	cc, err := d.dial(proxy.Addr())
+	// grpc-go's own client never pings more often than every 10s, so a
+	// middlebox on the path plays a pinging proxy and adds the PINGs.
+	box := &middlebox{}
+	cc, err := d.dial(addr, grpc.WithContextDialer(box.dial))
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
-	if err := d.watchUntilCut(ctx, cc, func() { proxy.InjectPings(6) }); err != nil {
+	if err := d.watchUntilCut(ctx, cc, func() { box.floodPings(6) }); err != nil {
 		return err
 	}
 	return d.waitForClose(ctx, "too_many_pings")
@@ -232,12 +232,8 @@ func (d *demo) blackhole(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	proxy, err := faultproxy.New(addr)
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
-	cc, err := d.dial(proxy.Addr())
+	box := &middlebox{}
+	cc, err := d.dial(addr, grpc.WithContextDialer(box.dial))
 	if err != nil {
 		return err
 	}
@@ -245,8 +241,8 @@ func (d *demo) blackhole(ctx context.Context) error {
 	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		return err
 	}
-	proxy.Blackhole()
-	fmt.Fprintln(d.w, "   the proxy now discards every byte in both directions")
+	box.drop()
+	fmt.Fprintln(d.w, "   the middlebox now discards every byte in both directions")
 	return d.waitForClose(ctx, "keepalive_timeout")
 }
 
