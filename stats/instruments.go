@@ -7,8 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
-	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
 
 // Bucket boundaries, in seconds. Transport lifetimes span milliseconds (a
@@ -32,7 +32,7 @@ type instruments struct {
 
 	side     attribute.KeyValue
 	sideOnly metric.MeasurementOption
-	pingDir  [2]metric.MeasurementOption // by wire.Direction
+	pingDir  [2]metric.MeasurementOption // by conntrack.Direction
 }
 
 func newInstruments(mp metric.MeterProvider, side string) *instruments {
@@ -73,7 +73,7 @@ func newInstruments(mp metric.MeterProvider, side string) *instruments {
 		otel.Handle(err)
 	}
 	in.sideOnly = metric.WithAttributeSet(attribute.NewSet(in.side))
-	for _, d := range []wire.Direction{wire.Received, wire.Sent} {
+	for _, d := range []conntrack.Direction{conntrack.Received, conntrack.Sent} {
 		in.pingDir[d] = metric.WithAttributeSet(attribute.NewSet(in.side, semconv.PingDirection.String(d.String())))
 	}
 	return in
