@@ -181,7 +181,7 @@ func TestDiagnosisKeepaliveTimeout(t *testing.T) {
 	t.Parallel()
 	logs := &records{}
 	_, addr := testenv.Serve(t, &testenv.Service{}, options.Server(quiet(), options.WithLogger(slog.New(logs)),
-		options.WithServerParameters(keepalive.ServerParameters{Time: time.Second, Timeout: time.Second}))...)
+		options.WithServerParameters(keepalive.ServerParameters{Time: time.Second, Timeout: 3 * time.Second}))...)
 	proxy, err := faultproxy.New(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,16 @@ func TestDiagnosisKeepaliveTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	testenv.Call(t, cc)
+	// On a starved machine the server's keepalive may end a healthy
+	// connection before the call gets through: the channel reconnects.
+	testenv.Eventually(t, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
 	proxy.Blackhole()
 	rec := logs.wait(t, "server", "keepalive_timeout")
 	says(t, rec, "advice", "went unanswered", "ServerParameters.Time")
