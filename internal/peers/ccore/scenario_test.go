@@ -66,8 +66,9 @@ func (h *handlerEnds) wait(t *testing.T, want string) {
 }
 
 // holdStream opens a server stream with a request the server never
-// answers, and returns the error it finally ends with.
-func holdStream(t *testing.T, cc *grpc.ClientConn) (error, context.Context) {
+// answers, and returns the stream's context and the error it finally ends
+// with.
+func holdStream(t *testing.T, cc *grpc.ClientConn) (context.Context, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	t.Cleanup(cancel)
@@ -80,7 +81,7 @@ func holdStream(t *testing.T, cc *grpc.ClientConn) (error, context.Context) {
 	for err == nil {
 		_, err = st.Recv()
 	}
-	return err, ctx
+	return ctx, err
 }
 
 // A C-core client pings every second, with a stream open, against a Go
@@ -139,7 +140,7 @@ func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
 		py.WaitEvent(t, "call", nil)
 		cut()
 	}()
-	err, ctx := holdStream(t, cc)
+	ctx, err := holdStream(t, cc)
 	t.Logf("Go client application got: %v", err)
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != wantText {
 		t.Errorf("stream error = %v, want Unavailable %q", err, wantText)
@@ -310,7 +311,7 @@ func TestCCoreBlackholed(t *testing.T) {
 			py.WaitEvent(t, "call", nil)
 			px.Blackhole()
 		}()
-		err, ctx := holdStream(t, cc)
+		ctx, err := holdStream(t, cc)
 		t.Logf("Go client application got: %v", err)
 		if r, ok := interceptors.Cause(ctx, err); !ok || r != stats.ReasonKeepaliveTimeout {
 			t.Errorf("Cause(%v) = %q, %v; want %q", err, r, ok, stats.ReasonKeepaliveTimeout)
