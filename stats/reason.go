@@ -38,7 +38,8 @@ const (
 	// MaxConnectionAgeGrace.
 	ReasonMaxConnectionAge = conntrack.ReasonMaxConnectionAge
 	// ReasonMaxConnectionIdle ("max_connection_idle"): the server closed
-	// the idle connection at its MaxConnectionIdle.
+	// the idle connection at its MaxConnectionIdle (GOAWAY "max_idle"; from
+	// gRPC C-core, GOAWAY INTERNAL_ERROR "enter idle" or "connection idle").
 	ReasonMaxConnectionIdle = conntrack.ReasonMaxConnectionIdle
 	// ReasonServerShutdown ("server_shutdown"): the server stopped
 	// (GracefulStop or Stop).
@@ -52,7 +53,9 @@ const (
 	// (initiator peer). A scanner, a broken client or a proxy rewriting
 	// frames; no keepalive setting is involved.
 	ReasonProtocolError = conntrack.ReasonProtocolError
-	// ReasonGoAway ("goaway"): any other GOAWAY.
+	// ReasonGoAway ("goaway"): any other GOAWAY, among them a gRPC C-core
+	// server's drain at max age or shutdown, whose GOAWAYs carry no debug
+	// data to tell the two apart.
 	ReasonGoAway = conntrack.ReasonGoAway
 	// ReasonPeerClosed ("peer_closed"): the peer closed the connection
 	// without a GOAWAY.

@@ -10,6 +10,7 @@ func TestClassifyErrorText(t *testing.T) {
 		wantOK bool
 	}{
 		{`rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "max_age"`, ReasonMaxConnectionAge, true},
+		{`rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: INTERNAL_ERROR, debug data: "enter idle"`, ReasonMaxConnectionIdle, true},
 		{`rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "max_idle"`, ReasonMaxConnectionIdle, true},
 		{`rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: ENHANCE_YOUR_CALM, debug data: "too_many_pings"`, ReasonTooManyPings, true},
 		{`rpc error: code = Unavailable desc = closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "graceful_stop"`, ReasonServerShutdown, true},

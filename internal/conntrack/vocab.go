@@ -172,7 +172,10 @@ func (g GoAwayReason) String() string {
 
 // ClassifyGoAwayDebug maps the debug data grpc-go (and grpc-java, which uses
 // the same strings for max age and idle) sends to a GoAwayReason, whoever
-// sent it. Use ClassifyGoAway for a GOAWAY seen on a connection: a peer must
+// sent it. gRPC C-core's idle close puts its reason in the debug data of a
+// GOAWAY INTERNAL_ERROR ("enter idle" up to 1.51, "connection idle" later):
+// max_idle. On a server that GOAWAY opens the end only for max idle (a
+// max-age close is preceded by its drain, whose first GOAWAY decides). Use ClassifyGoAway for a GOAWAY seen on a connection: a peer must
 // not choose the verdict by choosing the debug data.
 func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 	switch string(debug) {
@@ -182,7 +185,7 @@ func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 		return GoAwayTooManyPings
 	case "max_age":
 		return GoAwayMaxAge
-	case "max_idle":
+	case "max_idle", "enter idle", "connection idle":
 		return GoAwayMaxIdle
 	case "graceful_stop":
 		return GoAwayGracefulStop

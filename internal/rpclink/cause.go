@@ -10,10 +10,12 @@ import (
 )
 
 // ClientCause decides whether a client attempt failed because of its
-// transport, and why. If the server's status arrived, the server decided
-// the outcome; if the attempt's transport shows a GOAWAY or a close, that
-// is the cause. Without a journal for the attempt, grpc-go's error text is
-// the fallback.
+// transport, and why. If the attempt's transport shows a GOAWAY or a close
+// and the server's status did not arrive, the transport is the cause. If
+// the server's status arrived, the server decided the outcome, with one
+// exception: the status a server's transport writes on the streams it cuts
+// as it goes down (see teardownStatus). Without a journal for the attempt,
+// grpc-go's error text is the fallback.
 func ClientCause(a *Attempt, err error) (conntrack.Reason, bool) {
 	if status.Code(err) != codes.Unavailable {
 		// A transport that ends fails its RPCs with Unavailable; the
@@ -21,19 +23,47 @@ func ClientCause(a *Attempt, err error) (conntrack.Reason, bool) {
 		return conntrack.ReasonUnknown, false
 	}
 	if a != nil {
-		if a.Trailers() {
-			return conntrack.ReasonUnknown, false
-		}
 		if c := a.Conn(); c != nil && c.Journal != nil {
 			snap := c.Journal.Snapshot()
 			if !snap.Ending() {
 				return conntrack.ReasonUnknown, false
 			}
+			if a.Trailers() && !teardownStatus(snap, err) {
+				return conntrack.ReasonUnknown, false
+			}
 			r, _ := conntrack.Classify(snap)
 			return r, true
 		}
+		if a.Trailers() {
+			return conntrack.ReasonUnknown, false
+		}
 	}
 	return TextCause(err)
+}
+
+// teardownStatus reports whether an UNAVAILABLE status that arrived in the
+// server's trailers was written by the server's transport tearing the stream
+// down rather than by its application: the transport had already received a
+// GOAWAY from the server (it was draining or closing when the status was
+// written), and the message is one gRPC C-core writes on every stream it
+// cuts at the end of a drain, a shutdown or a ping-policy close
+// (conntrack.IsTeardownStatus: a bounded set of exact texts, never a label).
+//
+// C-core, unlike grpc-go and grpc-js, ends the streams it cuts with
+// trailers (grpc_chttp2_cancel_stream -> close_from_api) instead of
+// closing the connection under them, so "no trailers" does not hold for
+// them. Nothing else on the wire separates those trailers from an
+// application's own UNAVAILABLE on a draining connection in time to
+// decide: the RST_STREAM NO_ERROR and the close that follow them come after
+// the status, and both grpc-go and C-core close a drained connection as
+// soon as its last stream ends, so "the transport ended right after" is
+// just as true of an application's status on the last stream.
+func teardownStatus(snap conntrack.Snapshot, err error) bool {
+	if !snap.GoAwayReceived.Valid {
+		return false
+	}
+	s, _ := status.FromError(err)
+	return conntrack.IsTeardownStatus(s.Message())
 }
 
 // ServerCause decides whether a server handler failed because of its
