@@ -19,6 +19,7 @@ server.stop(grace) and reports {"event":"stopped"} once the server stopped.
 """
 
 from concurrent import futures
+import queue
 import threading
 
 import grpc
@@ -79,16 +80,25 @@ def main():
     port = server.add_insecure_port('127.0.0.1:0')
     server.start()
 
+    stop_requested = threading.Event()
+    stopping = queue.Queue()
+
     def command(words):
         if words[0] == 'stop':
             grace = float(words[1]) if len(words) > 1 else None
-            stopped = server.stop(grace)
-            threading.Thread(target=lambda: (stopped.wait(), emit('stopped')), daemon=True).start()
+            stop_requested.set()
+            stopping.put(server.stop(grace))
         elif words[0] == 'release':
             release.set()
     commands(command)
     emit('listening', port=port)
     server.wait_for_termination()
+    # Reported here, on the main thread, so that the process cannot exit
+    # before it says so; stop may have ended the server before the command
+    # thread queued its event.
+    if stop_requested.is_set():
+        stopping.get().wait()
+        emit('stopped')
 
 
 if __name__ == '__main__':
