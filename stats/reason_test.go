@@ -1,0 +1,23 @@
+package stats_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+)
+
+// The README's reason table documents every reason the classifier can
+// decide, so that what an operator reads there is what the metrics carry.
+func TestReadmeListsEveryReason(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range conntrack.Reasons() {
+		if !strings.Contains(string(readme), "\n| `"+r.String()+"` |") {
+			t.Errorf("README.md has no reason table row for %q", r)
+		}
+	}
+}
