@@ -36,10 +36,11 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 	return &Registry{side: side, hooks: hooks}
 }
 
-// Observe opens a journal for c and returns c wrapped by the frame observer.
-// Call it with the conn a handshake returned, and hand grpc-go the returned
-// conn: its addresses are what Lookup finds the journal by.
-func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
+// Observe opens a journal for c and returns c wrapped by the frame observer
+// (the wire.Conn's Outer: see there). Call it with the conn a handshake
+// returned, and hand grpc-go the returned conn: its addresses are what
+// Lookup finds the journal by.
+func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
 	wc := wire.NewConn(c, r.side == Client, j)
 	j.readerQuit, j.lastRead, j.local, j.remote = wc.ReaderQuit, wc.LastRead, wc.LocalAddr(), wc.RemoteAddr()
@@ -48,7 +49,7 @@ func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
 	j.mu.Lock()
 	j.unclaimed = time.AfterFunc(unclaimedGrace, j.forgetUnclaimed)
 	j.mu.Unlock()
-	return wc, j
+	return wc.Outer(), j
 }
 
 // Lookup returns the journal of the live connection whose wire.Conn returned
