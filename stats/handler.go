@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
@@ -68,7 +69,7 @@ func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
 	} else {
 		h.policy.Client, h.policy.Peer = cfg.ClientParams, cfg.PeerEnforcement
 	}
-	if cfg.ConnSpans {
+	if cfg.ConnSpans && !isNoop(cfg.TracerProvider) {
 		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
 	}
 	if cfg.RPCSpans {
@@ -76,6 +77,13 @@ func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
 	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h
+}
+
+// isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
+// record nothing: a connection then costs no span at all.
+func isNoop(tp trace.TracerProvider) bool {
+	_, ok := tp.(noop.TracerProvider)
+	return ok
 }
 
 // WrapCredentials returns credentials that behave exactly like c and let
@@ -103,7 +111,22 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
 	c := &rpclink.Conn{Begin: time.Now(), Remote: info.RemoteAddr}
 	if h.tracer != nil {
-		c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+		if h.side == conntrack.Server {
+			// grpc-go's server calls TagConn on the goroutine that then
+			// reads the connection for its whole life. Starting an SDK span
+			// takes more stack than that reader ever needs, and a grown
+			// stack stays grown while the reader waits deep in its read: 4
+			// KiB more per idle connection. The span starts on a goroutine
+			// of its own, which returns its stack when it exits.
+			done := make(chan struct{})
+			go func() {
+				c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+				close(done)
+			}()
+			<-done
+		} else {
+			c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+		}
 	}
 	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
 		c.Journal = j
