@@ -31,26 +31,53 @@ func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
 
 // StreamClientInterceptor is UnaryClientInterceptor for streaming calls. A
 // stream's outcome is known when RecvMsg returns its final error.
+//
+// It reports to the same go-grpc-middleware Reporter as the unary
+// interceptor, with go-grpc-middleware's stream semantics (PostCall when the
+// stream cannot be created, at RecvMsg's final error for a server stream, at
+// the first RecvMsg otherwise), but wraps the stream itself instead of using
+// go-grpc-middleware's monitored stream, which reads the clock twice per
+// message for PostMsgSend and PostMsgReceive: grpcpulse reports only the
+// call's end, and a message costs it one branch.
 func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
-	inner := mw.StreamClientInterceptor(newRecorder(conntrack.Client, opts))
+	rec := newRecorder(conntrack.Client, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		call := &rpclink.Call{}
-		s, err := inner(clientContext(ctx, call, opts), desc, cc, method, streamer, opts...)
+		ctx = clientContext(ctx, call, opts)
+		reporter, ctx := rec.ClientReporter(ctx, mw.NewClientCallMeta(method, desc, nil))
+		s, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
+			reporter.PostCall(err, 0)
 			return nil, withCause(call, err)
 		}
-		return &clientStream{ClientStream: s, call: call}, nil
+		return &clientStream{ClientStream: s, call: call, reporter: reporter, serverStreams: desc.ServerStreams}, nil
 	}
 }
 
-// clientStream returns the stream's final error wrapped with its cause.
+// clientStream reports the call's end and returns the stream's final error
+// wrapped with its cause.
 type clientStream struct {
 	grpc.ClientStream
-	call *rpclink.Call
+	call          *rpclink.Call
+	reporter      mw.Reporter
+	serverStreams bool
+	reported      bool // a RecvMsg after the final one reports nothing more
 }
 
 func (s *clientStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
+	if err == nil && s.serverStreams {
+		return nil
+	}
+	if !s.reported {
+		s.reported = true
+		postErr := err
+		if s.serverStreams && errors.Is(err, io.EOF) {
+			postErr = nil
+		}
+		// The Reporter ignores durations: the clock is not read for them.
+		s.reporter.PostCall(postErr, 0)
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = withCause(s.call, err)
 	}

@@ -30,8 +30,15 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 // StreamServerInterceptor is UnaryServerInterceptor for streaming handlers,
 // including a grpc.UnknownServiceHandler, whose calls are counted with
 // rpc.method "_OTHER".
+//
+// It reports to the same go-grpc-middleware Reporter as the unary
+// interceptor, with go-grpc-middleware's semantics (PostCall when the
+// handler returns), but hands the handler its stream unwrapped instead of
+// go-grpc-middleware's monitored stream, which reads the clock twice per
+// message for PostMsgSend and PostMsgReceive: grpcpulse reports only the
+// call's end, so a message costs it nothing.
 func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
-	inner := mw.StreamServerInterceptor(newRecorder(conntrack.Server, opts))
+	rec := newRecorder(conntrack.Server, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if srv == nil {
 			// grpc-go passes the service implementation, and nil for
@@ -43,7 +50,13 @@ func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 			}
 			ss = &serverStream{ServerStream: ss, ctx: withUnregistered(ss.Context())}
 		}
-		return inner(srv, ss, info, handler)
+		// The recorder's reporters keep the context they are given, so
+		// the stream needs no wrapper to carry a new one.
+		reporter, _ := rec.ServerReporter(ss.Context(), mw.NewServerCallMeta(info.FullMethod, info, nil))
+		err := handler(srv, ss)
+		// The Reporter ignores durations: the clock is not read for them.
+		reporter.PostCall(err, 0)
+		return err
 	}
 }
 
