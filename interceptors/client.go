@@ -21,10 +21,17 @@ import (
 // transport each attempt ran on and the credentials let it see why that
 // transport ended. Without them the cause is read from grpc-go's error text.
 func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
-	inner := mw.UnaryClientInterceptor(newRecorder(conntrack.Client, opts))
+	rec := newRecorder(conntrack.Client, opts)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		call := &rpclink.Call{}
-		err := inner(clientContext(ctx, call, opts), method, req, reply, cc, invoker, opts...)
+		ctx, call := clientContext(ctx, opts)
+		// What go-grpc-middleware's UnaryClientInterceptor does with the
+		// Reporter, but for the calls that do nothing (PostMsgSend and
+		// PostMsgReceive, and the clock readings for durations the
+		// Reporter ignores), with the reporter on the stack: it allocates
+		// nothing.
+		p := rec.clientReport(ctx, mw.NewClientCallMeta(method, nil, req))
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		p.PostCall(err, 0)
 		return withCause(call, err)
 	}
 }
@@ -42,8 +49,7 @@ func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
 func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
 	rec := newRecorder(conntrack.Client, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		call := &rpclink.Call{}
-		ctx = clientContext(ctx, call, opts)
+		ctx, call := clientContext(ctx, opts)
 		reporter, ctx := rec.ClientReporter(ctx, mw.NewClientCallMeta(method, desc, nil))
 		s, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
@@ -89,15 +95,15 @@ func (s *clientStream) RecvMsg(m any) error {
 // call option, as with a proxy forwarding whatever its own clients ask for)
 // is recorded as _OTHER: grpc-go's own OpenTelemetry plugin applies the same
 // rule (and writes "other"); _OTHER is the OpenTelemetry conventions' value.
-func clientContext(ctx context.Context, call *rpclink.Call, opts []grpc.CallOption) context.Context {
-	ctx = rpclink.WithCall(ctx, call)
+func clientContext(ctx context.Context, opts []grpc.CallOption) (context.Context, *rpclink.Call) {
+	ctx, call := rpclink.WithCall(ctx)
 	for _, o := range opts {
 		if _, ok := o.(grpc.StaticMethodCallOption); ok {
-			return ctx
+			return ctx, call
 		}
 	}
 	call.SetUnregistered()
-	return withUnregistered(ctx)
+	return withUnregistered(ctx), call
 }
 
 func withCause(call *rpclink.Call, err error) error {

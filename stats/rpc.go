@@ -26,14 +26,14 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 	if h.rpcs != nil {
 		ctx = h.rpcs.Start(ctx, info.FullMethodName)
 	}
-	a := rpclink.NewAttempt(info.FullMethodName)
+	ctx, a := rpclink.WithAttempt(ctx, info.FullMethodName)
 	if call := rpclink.CallFrom(ctx); call != nil {
 		call.SetAttempt(a)
 		if call.Unregistered() {
 			a.SetUnregistered()
 		}
 	}
-	return rpclink.WithAttempt(ctx, a)
+	return ctx
 }
 
 // HandleRPC joins each attempt to its transport: on a server at Begin, from
