@@ -43,7 +43,7 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
 	wc := wire.NewConn(c, r.side == Client, j)
-	j.readerQuit, j.lastRead, j.local, j.remote = wc.ReaderQuit, wc.LastRead, wc.LocalAddr(), wc.RemoteAddr()
+	j.conn, j.local, j.remote = wc, wc.LocalAddr(), wc.RemoteAddr()
 	r.m.Store(j.remote, j)
 	r.n.Add(1)
 	j.mu.Lock()
