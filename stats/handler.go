@@ -143,9 +143,9 @@ func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
 	}
 	switch s.(type) {
 	case *grpcstats.ConnBegin:
-		h.in.connections.Add(ctx, 1, h.in.sideOnly)
+		h.in.connections.Add(ctx, 1, h.in.sideAdd...)
 	case *grpcstats.ConnEnd:
-		h.in.connections.Add(ctx, -1, h.in.sideOnly)
+		h.in.connections.Add(ctx, -1, h.in.sideAdd...)
 		h.recordClose(ctx, c)
 	}
 }
@@ -156,14 +156,19 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 		c.Journal.Release()
 	}
 	reason, initiator := conntrack.Classify(snap)
-	r := semconv.CloseReason.String(reason.String())
-	h.in.closes.Add(ctx, 1, metric.WithAttributes(
-		h.in.side, r,
-		semconv.CloseInitiator.String(initiator.String()),
-		semconv.CloseActiveRPCs.Bool(c.ActiveAtEnd()),
-		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
-	))
-	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
+	k := closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)}
+	h.in.closes.Add(ctx, 1, h.in.closeOpts.get(k, func() []metric.AddOption {
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+			h.in.side,
+			semconv.CloseReason.String(k.reason.String()),
+			semconv.CloseInitiator.String(k.initiator.String()),
+			semconv.CloseActiveRPCs.Bool(k.active),
+			semconv.DisconnectError.String(k.disconnect),
+		))}
+	})...)
+	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), h.in.lifetimeOpts.get(reason, func() []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(h.in.side, semconv.CloseReason.String(reason.String())))}
+	})...)
 	h.diagnose(ctx, c, snap, reason, initiator)
 	c.Span.End(spans.ConnEnd{
 		Reason:        reason,
@@ -179,11 +184,11 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 type hooks struct{ h *Handler }
 
 func (k hooks) KeepalivePing(_ *conntrack.Journal, dir conntrack.Direction) {
-	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir])
+	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir]...)
 }
 
 func (k hooks) KeepaliveRTT(_ *conntrack.Journal, rtt time.Duration) {
-	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideOnly)
+	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideRecord...)
 }
 
 func (k hooks) Closing(j *conntrack.Journal) {
@@ -193,11 +198,14 @@ func (k hooks) Closing(j *conntrack.Journal) {
 }
 
 func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
-	ev := spans.GoAwayAttributes(g)
-	// The metric takes the event's attributes but the last-stream-id.
-	k.h.in.goAways.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(
-		append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...)))
+	// The metric takes the span event's attributes but the last-stream-id.
+	key := goAwayKey{dir: g.Dir, code: conntrack.GoAwayCodeName(g.Code), reason: g.Reason}
+	k.h.in.goAways.Add(context.Background(), 1, k.h.in.goAwayOpts.get(key, func() []metric.AddOption {
+		ev := spans.GoAwayAttributes(g)
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...))}
+	})...)
 	if c, ok := j.Tag().(*rpclink.Conn); ok {
+		ev := spans.GoAwayAttributes(g)
 		c.Span.GoAway(ev)
 		c.EachSpan(func(s trace.Span) { spans.AnnotateGoAway(s, ev) })
 	}
