@@ -37,7 +37,7 @@ type Conn struct {
 	inflight *Attempt
 	active   int
 	closing  bool
-	cut      int    // attempts in flight when the transport began to end
+	cut      int     // attempts in flight when the transport began to end
 	cutRPCs  *[4]Cut // some of them, for the diagnosis; allocated only if there are any
 	nCutRPCs int
 }
