@@ -38,6 +38,18 @@
 // nothing, since a cancelled context alone does not say that the transport
 // ended.
 //
+// # Built on go-grpc-middleware
+//
+// Each interceptor reports to a go-grpc-middleware interceptors.Reporter
+// (the recorder is a ClientReportable and a ServerReportable, usable with
+// go-grpc-middleware's own interceptors) with go-grpc-middleware's call
+// order and PostCall semantics. The interceptors call the Reporter
+// themselves rather than through go-grpc-middleware's interceptors: its
+// monitored streams read the clock twice per message and its unary
+// interceptors allocate the Reporter per call, for PostMsgSend,
+// PostMsgReceive and durations that grpcpulse ignores. So a streamed
+// message costs nothing and a call allocates only its own state.
+//
 // # Bounded labels
 //
 // rpc.method is the fully qualified method ("grpc.health.v1.Health/Watch").

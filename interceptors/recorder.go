@@ -53,12 +53,25 @@ func newRecorder(side conntrack.Side, opts []Option) *recorder {
 // ClientReporter implements mw.ClientReportable. The call's state was put in
 // ctx by the client interceptor, before the stats handler sees the attempts.
 func (r *recorder) ClientReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
-	return &reporter{rec: r, ctx: ctx, meta: meta, call: rpclink.CallFrom(ctx)}, ctx
+	p := r.clientReport(ctx, meta)
+	return &p, ctx
 }
 
 // ServerReporter implements mw.ServerReportable.
 func (r *recorder) ServerReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
-	return &reporter{rec: r, ctx: ctx, meta: meta}, ctx
+	p := r.serverReport(ctx, meta)
+	return &p, ctx
+}
+
+// clientReport and serverReport return the reporters ClientReporter and
+// ServerReporter return, as values, for the interceptors that keep them on
+// the stack.
+func (r *recorder) clientReport(ctx context.Context, meta mw.CallMeta) reporter {
+	return reporter{rec: r, ctx: ctx, meta: meta, call: rpclink.CallFrom(ctx)}
+}
+
+func (r *recorder) serverReport(ctx context.Context, meta mw.CallMeta) reporter {
+	return reporter{rec: r, ctx: ctx, meta: meta}
 }
 
 // reporter classifies one call when it ends and counts it in

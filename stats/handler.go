@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
@@ -68,7 +69,7 @@ func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
 	} else {
 		h.policy.Client, h.policy.Peer = cfg.ClientParams, cfg.PeerEnforcement
 	}
-	if cfg.ConnSpans {
+	if cfg.ConnSpans && !isNoop(cfg.TracerProvider) {
 		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
 	}
 	if cfg.RPCSpans {
@@ -76,6 +77,13 @@ func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
 	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h
+}
+
+// isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
+// record nothing: a connection then costs no span at all.
+func isNoop(tp trace.TracerProvider) bool {
+	_, ok := tp.(noop.TracerProvider)
+	return ok
 }
 
 // WrapCredentials returns credentials that behave exactly like c and let
@@ -103,7 +111,22 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
 	c := &rpclink.Conn{Begin: time.Now(), Remote: info.RemoteAddr}
 	if h.tracer != nil {
-		c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+		if h.side == conntrack.Server {
+			// grpc-go's server calls TagConn on the goroutine that then
+			// reads the connection for its whole life. Starting an SDK span
+			// takes more stack than that reader ever needs, and a grown
+			// stack stays grown while the reader waits deep in its read: 4
+			// KiB more per idle connection. The span starts on a goroutine
+			// of its own, which returns its stack when it exits.
+			done := make(chan struct{})
+			go func() {
+				c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+				close(done)
+			}()
+			<-done
+		} else {
+			c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
+		}
 	}
 	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
 		c.Journal = j
@@ -120,9 +143,9 @@ func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
 	}
 	switch s.(type) {
 	case *grpcstats.ConnBegin:
-		h.in.connections.Add(ctx, 1, h.in.sideOnly)
+		h.in.connections.Add(ctx, 1, h.in.sideAdd...)
 	case *grpcstats.ConnEnd:
-		h.in.connections.Add(ctx, -1, h.in.sideOnly)
+		h.in.connections.Add(ctx, -1, h.in.sideAdd...)
 		h.recordClose(ctx, c)
 	}
 }
@@ -136,14 +159,19 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 	// Diagnosed first: whoever sees the close counted finds its record
 	// already written.
 	h.diagnose(ctx, c, snap, reason, initiator)
-	r := semconv.CloseReason.String(reason.String())
-	h.in.closes.Add(ctx, 1, metric.WithAttributes(
-		h.in.side, r,
-		semconv.CloseInitiator.String(initiator.String()),
-		semconv.CloseActiveRPCs.Bool(c.ActiveAtEnd()),
-		semconv.DisconnectError.String(conntrack.DisconnectError(snap)),
-	))
-	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), metric.WithAttributes(h.in.side, r))
+	k := closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)}
+	h.in.closes.Add(ctx, 1, h.in.closeOpts.get(k, func() []metric.AddOption {
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
+			h.in.side,
+			semconv.CloseReason.String(k.reason.String()),
+			semconv.CloseInitiator.String(k.initiator.String()),
+			semconv.CloseActiveRPCs.Bool(k.active),
+			semconv.DisconnectError.String(k.disconnect),
+		))}
+	})...)
+	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), h.in.lifetimeOpts.get(reason, func() []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(h.in.side, semconv.CloseReason.String(reason.String())))}
+	})...)
 	c.Span.End(spans.ConnEnd{
 		Reason:        reason,
 		Initiator:     initiator,
@@ -158,11 +186,11 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 type hooks struct{ h *Handler }
 
 func (k hooks) KeepalivePing(_ *conntrack.Journal, dir conntrack.Direction) {
-	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir])
+	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir]...)
 }
 
 func (k hooks) KeepaliveRTT(_ *conntrack.Journal, rtt time.Duration) {
-	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideOnly)
+	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideRecord...)
 }
 
 func (k hooks) Closing(j *conntrack.Journal) {
@@ -172,11 +200,14 @@ func (k hooks) Closing(j *conntrack.Journal) {
 }
 
 func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
-	ev := spans.GoAwayAttributes(g)
-	// The metric takes the event's attributes but the last-stream-id.
-	k.h.in.goAways.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(
-		append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...)))
+	// The metric takes the span event's attributes but the last-stream-id.
+	key := goAwayKey{dir: g.Dir, code: conntrack.GoAwayCodeName(g.Code), reason: g.Reason}
+	k.h.in.goAways.Add(context.Background(), 1, k.h.in.goAwayOpts.get(key, func() []metric.AddOption {
+		ev := spans.GoAwayAttributes(g)
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...))}
+	})...)
 	if c, ok := j.Tag().(*rpclink.Conn); ok {
+		ev := spans.GoAwayAttributes(g)
 		c.Span.GoAway(ev)
 		c.EachSpan(func(s trace.Span) { spans.AnnotateGoAway(s, ev) })
 	}

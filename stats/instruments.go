@@ -2,6 +2,7 @@ package stats
 
 import (
 	"errors"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -30,9 +31,16 @@ type instruments struct {
 	pings       metric.Int64Counter
 	rtt         metric.Float64Histogram
 
-	side     attribute.KeyValue
-	sideOnly metric.MeasurementOption
-	pingDir  [2]metric.MeasurementOption // by conntrack.Direction
+	// Options are kept as the slices the variadic Add and Record take:
+	// passing a new one would allocate it at every call.
+	side       attribute.KeyValue
+	sideAdd    []metric.AddOption
+	sideRecord []metric.RecordOption
+	pingDir    [2][]metric.AddOption // by conntrack.Direction
+
+	closeOpts    optionCache[closeKey, []metric.AddOption]
+	lifetimeOpts optionCache[conntrack.Reason, []metric.RecordOption]
+	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
 }
 
 func newInstruments(mp metric.MeterProvider, side string) *instruments {
@@ -72,9 +80,52 @@ func newInstruments(mp metric.MeterProvider, side string) *instruments {
 		// report it the way the rest of OpenTelemetry does and carry on.
 		otel.Handle(err)
 	}
-	in.sideOnly = metric.WithAttributeSet(attribute.NewSet(in.side))
+	sideOnly := metric.WithAttributeSet(attribute.NewSet(in.side))
+	in.sideAdd, in.sideRecord = []metric.AddOption{sideOnly}, []metric.RecordOption{sideOnly}
 	for _, d := range []conntrack.Direction{conntrack.Received, conntrack.Sent} {
-		in.pingDir[d] = metric.WithAttributeSet(attribute.NewSet(in.side, semconv.PingDirection.String(d.String())))
+		in.pingDir[d] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(in.side, semconv.PingDirection.String(d.String())))}
 	}
 	return in
+}
+
+// optionCache holds the measurement options of attribute combinations that
+// vary by event but come from bounded sets (reasons, initiators, GOAWAY codes
+// and reasons), built on first use: an attribute.Set sorts and allocates, and
+// recording a close or a GOAWAY then allocates nothing.
+type optionCache[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
+}
+
+// get returns the options for k, building them with build the first time.
+func (c *optionCache[K, V]) get(k K, build func() V) V {
+	c.mu.RLock()
+	o, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = build()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[K]V)
+	}
+	c.m[k] = o
+	c.mu.Unlock()
+	return o
+}
+
+// closeKey is the attributes of a grpc.transport.closes count.
+type closeKey struct {
+	reason     conntrack.Reason
+	initiator  conntrack.Initiator
+	active     bool
+	disconnect string
+}
+
+// goAwayKey is the attributes of a grpc.transport.goaways count.
+type goAwayKey struct {
+	dir    conntrack.Direction
+	code   string
+	reason conntrack.GoAwayReason
 }

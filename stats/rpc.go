@@ -26,14 +26,14 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 	if h.rpcs != nil {
 		ctx = h.rpcs.Start(ctx, info.FullMethodName)
 	}
-	a := rpclink.NewAttempt(info.FullMethodName)
+	ctx, a := rpclink.WithAttempt(ctx, info.FullMethodName)
 	if call := rpclink.CallFrom(ctx); call != nil {
 		call.SetAttempt(a)
 		if call.Unregistered() {
 			a.SetUnregistered()
 		}
 	}
-	return rpclink.WithAttempt(ctx, a)
+	return ctx
 }
 
 // HandleRPC joins each attempt to its transport: on a server at Begin, from
@@ -43,8 +43,15 @@ func (h *Handler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) contex
 // each transport's count of attempts in flight (grpc.close.active_rpcs) and
 // notes whether the peer's status arrived.
 func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
-	a := rpclink.AttemptFrom(ctx)
-	if a == nil {
+	// Payload events, one per message, and the headers it does not need
+	// return at once: the attempt is looked up only for the events used.
+	var a *rpclink.Attempt
+	switch s.(type) {
+	case *grpcstats.Begin, *grpcstats.OutHeader, *grpcstats.InTrailer, *grpcstats.OutTrailer, *grpcstats.End:
+		if a = rpclink.AttemptFrom(ctx); a == nil {
+			return
+		}
+	default:
 		return
 	}
 	switch ev := s.(type) {

@@ -44,12 +44,9 @@ type Journal struct {
 	remote net.Addr
 	hooks  Hooks
 	reg    *Registry
-	// readerQuit is the observed conn's wire.Conn.ReaderQuit; nil in
+	// conn is the observed conn, for its ReaderQuit and LastRead; nil in
 	// tests that drive the journal directly.
-	readerQuit func() bool
-	// lastRead is the observed conn's wire.Conn.LastRead; nil in tests
-	// that drive the journal directly.
-	lastRead func() time.Time
+	conn *wire.Conn
 
 	mu   sync.Mutex
 	seq  uint64
@@ -59,8 +56,8 @@ type Journal struct {
 	pingOutstanding bool
 	pingData        [8]byte
 	pingSentAt      time.Time
-	peerPings       [4]time.Time // the peer's last keepalive PINGs, a ring indexed by PingsReceived
-	lastGoAway      [2]goAwayKey // per direction, for de-duplicating drains
+	peerPings       [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
+	lastGoAway      [2]goAwayKey     // per direction, for de-duplicating drains
 	claimed         bool
 	forgotten       bool        // freed unclaimed: a late Claim must fail
 	unclaimed       *time.Timer // frees the journal if no handler claims it
@@ -91,7 +88,7 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 			}
 		} else {
 			j.snap.PingsReceived++
-			j.peerPings[j.snap.PingsReceived%int64(len(j.peerPings))] = now
+			j.peerPings[j.snap.PingsReceived%int64(len(j.peerPings))] = now.Sub(pingEpoch)
 		}
 		j.mu.Unlock()
 	case ack && dir == wire.Received:
@@ -195,6 +192,10 @@ func (j *Journal) End(e wire.End) {
 	// unclaimed timer frees a journal that is never claimed.
 }
 
+// pingEpoch anchors the monotonic times of the peer's keepalive PINGs: a
+// Duration since it takes a third of a time.Time's room.
+var pingEpoch = time.Now()
+
 // unclaimedGrace is how long a journal waits to be claimed by a stats
 // handler. grpc-go tags a transport microseconds after its handshake; a
 // conn whose transport setup fails (a bad client preface, for one) is
@@ -225,8 +226,8 @@ func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
 	if j.pingOutstanding {
 		j.snap.Closing.PingSentAt = j.pingSentAt
 	}
-	if j.lastRead != nil {
-		j.snap.Closing.LastRead = j.lastRead()
+	if j.conn != nil {
+		j.snap.Closing.LastRead = j.conn.LastRead()
 	}
 	return true
 }
@@ -238,13 +239,13 @@ func (j *Journal) Snapshot() Snapshot {
 	s := j.snap
 	s.Observed = true
 	s.Side = j.side
-	s.ReaderQuit = j.readerQuit != nil && j.readerQuit()
+	s.ReaderQuit = j.conn != nil && j.conn.ReaderQuit()
 	// The intervals between the peer's last keepalive PINGs, oldest first.
 	n := int(min(s.PingsReceived, int64(len(j.peerPings))))
 	for i := 1; i < n; i++ {
-		at := func(k int64) time.Time { return j.peerPings[k%int64(len(j.peerPings))] }
+		at := func(k int64) time.Duration { return j.peerPings[k%int64(len(j.peerPings))] }
 		k := s.PingsReceived - int64(n) + int64(i)
-		s.PeerPingIntervals[s.NPeerPingIntervals] = at(k + 1).Sub(at(k))
+		s.PeerPingIntervals[s.NPeerPingIntervals] = at(k+1) - at(k)
 		s.NPeerPingIntervals++
 	}
 	return s

@@ -36,19 +36,20 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 	return &Registry{side: side, hooks: hooks}
 }
 
-// Observe opens a journal for c and returns c wrapped by the frame observer.
-// Call it with the conn a handshake returned, and hand grpc-go the returned
-// conn: its addresses are what Lookup finds the journal by.
-func (r *Registry) Observe(c net.Conn) (*wire.Conn, *Journal) {
+// Observe opens a journal for c and returns c wrapped by the frame observer
+// (the wire.Conn's Outer: see there). Call it with the conn a handshake
+// returned, and hand grpc-go the returned conn: its addresses are what
+// Lookup finds the journal by.
+func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
 	wc := wire.NewConn(c, r.side == Client, j)
-	j.readerQuit, j.lastRead, j.local, j.remote = wc.ReaderQuit, wc.LastRead, wc.LocalAddr(), wc.RemoteAddr()
+	j.conn, j.local, j.remote = wc, wc.LocalAddr(), wc.RemoteAddr()
 	r.m.Store(j.remote, j)
 	r.n.Add(1)
 	j.mu.Lock()
 	j.unclaimed = time.AfterFunc(unclaimedGrace, j.forgetUnclaimed)
 	j.mu.Unlock()
-	return wc, j
+	return wc.Outer(), j
 }
 
 // Lookup returns the journal of the live connection whose wire.Conn returned

@@ -1,6 +1,7 @@
 package conntrack
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -24,7 +25,26 @@ func endDir(k wire.EndKind, dir wire.Direction) event {
 	return func(j *Journal) { j.End(wire.End{Kind: k, Dir: dir}) }
 }
 
-func readerQuit(j *Journal) { j.readerQuit = func() bool { return true } }
+func readerQuit(j *Journal) { j.conn = quitConn() }
+
+// quitConn returns a wire.Conn this side closed while nothing read it: its
+// ReaderQuit is true.
+func quitConn() *wire.Conn {
+	c, peer := net.Pipe()
+	peer.Close()
+	wc := wire.NewConn(c, false, discard{})
+	wc.Close()
+	return wc
+}
+
+// discard is a wire.Sink that keeps nothing.
+type discard struct{}
+
+func (discard) Ping(wire.Direction, bool, [8]byte)            {}
+func (discard) GoAway(wire.Direction, uint32, uint32, []byte) {}
+func (discard) RSTStream(wire.Direction, uint32, uint32)      {}
+func (discard) Violation(wire.Direction, wire.Violation)      {}
+func (discard) End(wire.End)                                  {}
 
 // The verdicts a peer must not be able to choose, and the verdicts that need
 // evidence: a GOAWAY is read by the role of its sender, a violation makes

@@ -37,8 +37,8 @@ type Conn struct {
 	inflight *Attempt
 	active   int
 	closing  bool
-	cut      int    // attempts in flight when the transport began to end
-	cutRPCs  [4]Cut // some of them, for the diagnosis
+	cut      int     // attempts in flight when the transport began to end
+	cutRPCs  *[4]Cut // some of them, for the diagnosis; allocated only if there are any
 	nCutRPCs int
 }
 
@@ -119,6 +119,9 @@ func (c *Conn) MarkClosing() {
 	}
 	c.closing = true
 	c.cut = c.active
+	if c.inflight != nil {
+		c.cutRPCs = new([4]Cut)
+	}
 	for a := c.inflight; a != nil && c.nCutRPCs < len(c.cutRPCs); a = a.next {
 		c.cutRPCs[c.nCutRPCs] = Cut{Method: a.method(), Began: a.began}
 		c.nCutRPCs++
@@ -133,6 +136,9 @@ func (c *Conn) CutRPCs() (int, []Cut) {
 	defer c.mu.Unlock()
 	if !c.closing {
 		return c.active, nil
+	}
+	if c.cutRPCs == nil {
+		return c.cut, nil
 	}
 	return c.cut, append([]Cut(nil), c.cutRPCs[:c.nCutRPCs]...)
 }

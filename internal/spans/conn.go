@@ -47,8 +47,8 @@ type ConnSpan struct {
 func (t *Tracer) StartConn(ctx context.Context, local, remote net.Addr) *ConnSpan {
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, t.side)
-	attrs = appendAddr(attrs, "network.peer", remote)
-	attrs = appendAddr(attrs, "network.local", local)
+	attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, remote)
+	attrs = appendAddr(attrs, attrLocalAddress, attrLocalPort, local)
 	_, span := t.tracer.Start(ctx, semconv.ConnSpanName,
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindInternal),
@@ -56,13 +56,22 @@ func (t *Tracer) StartConn(ctx context.Context, local, remote net.Addr) *ConnSpa
 	return &ConnSpan{span: span}
 }
 
-// appendAddr adds prefix.address and prefix.port for a TCP address.
-func appendAddr(attrs []attribute.KeyValue, prefix string, a net.Addr) []attribute.KeyValue {
+// The address attributes of a transport span.
+const (
+	attrPeerAddress  = attribute.Key("network.peer.address")
+	attrPeerPort     = attribute.Key("network.peer.port")
+	attrLocalAddress = attribute.Key("network.local.address")
+	attrLocalPort    = attribute.Key("network.local.port")
+)
+
+// appendAddr adds the address and port of a TCP address under the keys
+// given.
+func appendAddr(attrs []attribute.KeyValue, addrKey, portKey attribute.Key, a net.Addr) []attribute.KeyValue {
 	addr, port, ok := tcpAddr(a)
 	if !ok {
 		return attrs
 	}
-	return append(attrs, attribute.String(prefix+".address", addr), attribute.Int(prefix+".port", port))
+	return append(attrs, addrKey.String(addr), portKey.Int(port))
 }
 
 // tcpAddr returns the address and port of a TCP address, an IPv4 address

@@ -33,20 +33,34 @@ type Conn struct {
 	rd  parser
 	wmu sync.Mutex
 	wr  parser
+
+	outer net.Conn // what Outer returns: this Conn, or the readyConn holding it
 }
 
 // NewConn wraps c. client says which side of the HTTP/2 connection this is:
-// the client writes the connection preface, the server reads it.
+// the client writes the connection preface, the server reads it. Hand
+// grpc-go the conn Outer returns.
 func NewConn(c net.Conn, client bool, s Sink) *Conn {
-	return &Conn{
-		Conn:   c,
-		sink:   s,
-		local:  ownAddr(c.LocalAddr()),
-		remote: ownAddr(c.RemoteAddr()),
-		rd:     newParser(Received, !client),
-		wr:     newParser(Sent, client),
-	}
+	return newOuter(c, client, s)
 }
+
+func (c *Conn) init(nc net.Conn, client bool, s Sink, outer net.Conn) {
+	c.Conn = nc
+	c.sink = s
+	c.local = ownAddr(nc.LocalAddr())
+	c.remote = ownAddr(nc.RemoteAddr())
+	c.rd = newParser(Received, !client)
+	c.wr = newParser(Sent, client)
+	c.outer = outer
+}
+
+// Outer returns the conn to hand to grpc-go in place of the wrapped one.
+// It is c itself, or, when grpc-go would read the wrapped conn bare without
+// pinning a read buffer while the connection is idle (a *net.TCPConn or
+// *net.UnixConn on Linux, or a conn with a ReadOnReady method of its own),
+// a net.Conn around c that also implements ReadOnReady, so that grpc-go
+// reads it the same way. Either observes every byte read and written.
+func (c *Conn) Outer() net.Conn { return c.outer }
 
 // LocalAddr returns this Conn's copy of the wrapped conn's local address.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
@@ -72,25 +86,40 @@ func (c *Conn) LastRead() time.Time {
 
 // Read reads from the wrapped conn and observes what was read.
 func (c *Conn) Read(b []byte) (int, error) {
-	// Count the Read before looking at closed, while Close sets closed
+	c.readBegin()
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.readDone(b[:n], err)
+	} else {
+		c.readDone(nil, err)
+	}
+	return n, err
+}
+
+// readBegin counts a read in progress on the wrapped conn, for ReaderQuit.
+func (c *Conn) readBegin() {
+	// Count the read before looking at closed, while Close sets closed
 	// before looking at the count: whichever comes second sees the other.
 	c.reading.Add(1)
 	if c.closed.Load() {
 		c.readerLive.Store(true)
 	}
-	n, err := c.Conn.Read(b)
+}
+
+// readDone ends what readBegin began: it observes b, the bytes the read
+// returned, and records the read's error as the connection's end.
+func (c *Conn) readDone(b []byte, err error) {
 	c.reading.Add(-1)
-	if n > 0 {
+	if len(b) > 0 {
 		c.lastRead.Store(int64(time.Since(epoch)))
 		c.rmu.Lock()
-		c.rd.feed(b[:n], c.sink)
+		c.rd.feed(b, c.sink)
 		c.rmu.Unlock()
 	}
 	if err != nil {
 		c.readerLive.Store(true)
 		c.end(End{Kind: classifyError(err), Dir: Received, Err: err})
 	}
-	return n, err
 }
 
 // ReaderQuit reports whether the conn was closed by this side while nobody
@@ -149,8 +178,9 @@ func (c *Conn) Close() error {
 }
 
 // SyscallConn forwards to the wrapped conn so that channelz can read socket
-// options. grpc-go's zero-copy reader only takes concrete *net.TCPConn
-// values, so exposing this never lets it bypass Read and blind the observer.
+// options. grpc-go reads a conn's socket directly only for concrete
+// *net.TCPConn (and similar) values, so exposing this never lets it bypass
+// Read or ReadOnReady and blind the observer.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 	if sc, ok := c.Conn.(syscall.Conn); ok {
 		return sc.SyscallConn()

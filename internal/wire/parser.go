@@ -5,37 +5,38 @@ import "encoding/binary"
 // parser follows one direction of an HTTP/2 connection incrementally. Bytes
 // arrive in arbitrary pieces, so every piece of state that spans a Read or
 // Write boundary lives here, in fixed-size fields: feeding never allocates.
+//
+// The fields are ordered and sized to pack: a connection holds two parsers.
 type parser struct {
-	dir      Direction
-	validate bool // report the violations grpc-go's framer rejects (received direction)
-	preface  int  // bytes of the client preface still expected
-	inert    bool // input could not be parsed; stop looking for good
-	inFrame  bool // a header was read and its payload is being consumed
-
 	// contStream is the stream whose header block a CONTINUATION must
 	// continue next, 0 when no header block is open.
 	contStream uint32
+	length     uint32 // payload length of the current frame
+	stream     uint32
+	remain     uint32 // payload bytes of the current frame not yet consumed
+
+	dir      Direction
+	validate bool  // report the violations grpc-go's framer rejects (received direction)
+	preface  uint8 // bytes of the client preface still expected
+	inert    bool  // input could not be parsed; stop looking for good
+	inFrame  bool  // a header was read and its payload is being consumed
 	// padCheck says the frame's pad length (its first payload byte) must
 	// be checked against its length once it arrives.
 	padCheck bool
-	length   uint32 // payload length of the current frame
+	typ      uint8
+	flags    uint8
+	hdrN     uint8
+	capture  uint8 // payload bytes of the current frame worth keeping
+	bufN     uint8
 
-	hdr  [frameHeaderLen]byte
-	hdrN int
-
-	typ     uint8
-	flags   uint8
-	stream  uint32
-	remain  uint32 // payload bytes of the current frame not yet consumed
-	capture int    // payload bytes of the current frame worth keeping
-	buf     [8 + MaxDebugData]byte
-	bufN    int
+	hdr [frameHeaderLen]byte
+	buf [8 + MaxDebugData]byte
 }
 
 func newParser(dir Direction, expectPreface bool) parser {
 	p := parser{dir: dir, validate: dir == Received}
 	if expectPreface {
-		p.preface = len(clientPreface)
+		p.preface = uint8(len(clientPreface))
 	}
 	return p
 }
@@ -45,17 +46,22 @@ func (p *parser) feed(b []byte, s Sink) {
 	for len(b) > 0 && !p.inert {
 		switch {
 		case p.preface > 0:
-			off := len(clientPreface) - p.preface
-			n := min(p.preface, len(b))
+			off := len(clientPreface) - int(p.preface)
+			n := min(int(p.preface), len(b))
 			if string(b[:n]) != clientPreface[off:off+n] {
 				p.violate(s, ViolationPreface)
 				return
 			}
-			p.preface -= n
+			p.preface -= uint8(n)
 			b = b[n:]
 		case !p.inFrame:
+			if p.hdrN == 0 {
+				if b = p.skipWhole(b); len(b) == 0 {
+					return
+				}
+			}
 			n := copy(p.hdr[p.hdrN:], b)
-			p.hdrN += n
+			p.hdrN += uint8(n)
 			b = b[n:]
 			if p.hdrN == frameHeaderLen {
 				p.hdrN = 0
@@ -64,7 +70,7 @@ func (p *parser) feed(b []byte, s Sink) {
 		default:
 			n := uint32(min(uint64(p.remain), uint64(len(b))))
 			if p.bufN < p.capture {
-				p.bufN += copy(p.buf[p.bufN:p.capture], b[:n])
+				p.bufN += uint8(copy(p.buf[p.bufN:p.capture], b[:n]))
 			}
 			p.remain -= n
 			b = b[n:]
@@ -81,6 +87,41 @@ func (p *parser) feed(b []byte, s Sink) {
 			}
 		}
 	}
+}
+
+// skipWhole is feed's fast path: it consumes the frames at the start of b
+// that lie wholly in b and that the observer would only skip, breaking no
+// rule it checks (DATA without padding, HEADERS that end their header block
+// with neither padding nor priority, WINDOW_UPDATE), with no header block
+// open, and returns the rest of b. Anything else is left to the general
+// path, which treats these frames the same way.
+func (p *parser) skipWhole(b []byte) []byte {
+	for len(b) >= frameHeaderLen && p.contStream == 0 {
+		length := uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+		if length > MaxFrameSize || uint32(len(b)-frameHeaderLen) < length {
+			return b
+		}
+		flags := b[4]
+		stream := binary.BigEndian.Uint32(b[5:9]) & (1<<31 - 1)
+		switch b[3] {
+		case frameData:
+			if stream == 0 || flags&flagPadded != 0 {
+				return b
+			}
+		case frameHeaders:
+			if stream == 0 || flags&(flagPadded|flagPriority) != 0 || flags&flagEndHeaders == 0 {
+				return b
+			}
+		case frameWindowUpdate:
+			if length != 4 {
+				return b
+			}
+		default:
+			return b
+		}
+		b = b[frameHeaderLen+length:]
+	}
+	return b
 }
 
 // startFrame decodes a complete frame header. A header that breaks a rule the
@@ -117,7 +158,7 @@ func (p *parser) startFrame(s Sink) {
 			p.violate(s, ViolationFrameLength)
 			return
 		}
-		p.capture = int(min(length, uint32(len(p.buf))))
+		p.capture = uint8(min(length, uint32(len(p.buf))))
 	case frameRSTStream:
 		if length != 4 || p.stream == 0 {
 			p.violate(s, ViolationFrameLength)
