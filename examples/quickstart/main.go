@@ -25,6 +25,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -75,7 +76,7 @@ func runDemo(w io.Writer) ([]sdktrace.ReadOnlySpan, error) {
 	r := sdkmetric.NewManualReader()
 	spans := tracetest.NewSpanRecorder()
 	d := &demo{
-		w: w, reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)),
+		w: &lockedWriter{w: w}, reader: r, mp: sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)),
 		spans: spans, tp: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)),
 	}
 	defer d.mp.Shutdown(context.Background())
@@ -141,6 +142,19 @@ func (d *demo) logger() *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// lockedWriter serialises writes: the demo's own lines and grpcpulse's
+// diagnoses, which grpc-go's goroutines log, share one output.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // prefixed writes each record it is given on a line of its own, indented
