@@ -17,6 +17,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
+	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
@@ -97,7 +98,7 @@ func holdStream(t *testing.T, cc *grpc.ClientConn) (context.Context, error) {
 func TestCCoreClientPingsTooFast(t *testing.T) {
 	t.Parallel()
 	ends := &handlerEnds{}
-	srv, addr := goServer(t, &testenv.Service{Ended: ends.ended}, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
+	srv, addr := peertest.GoServer(t, &testenv.Service{Ended: ends.ended}, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
 		MinTime: 5 * time.Second, PermitWithoutStream: true,
 	}))
 	py := startPeer(t, "client.py", "target="+addr, "stream=1",
@@ -135,7 +136,7 @@ func TestCCoreClientPingsTooFast(t *testing.T) {
 func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
 	t.Helper()
 	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := goClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
 	go func() {
 		py.WaitEvent(t, "call", nil)
 		cut()
@@ -219,7 +220,7 @@ func TestCCoreApplicationUnavailableIsNotTransport(t *testing.T) {
 	t.Parallel()
 	py := startPeer(t, "server.py")
 	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := goClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -266,7 +267,7 @@ func TestCCoreServerMaxConnectionIdle(t *testing.T) {
 	t.Parallel()
 	py := startPeer(t, "server.py", "grpc.max_connection_idle_ms=1000")
 	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := goClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
 	if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
 		t.Fatalf("EmptyCall: %v", err)
 	}
@@ -304,7 +305,7 @@ func TestCCoreBlackholed(t *testing.T) {
 		py := startPeer(t, "server.py", "grpc.http2.min_ping_interval_without_data_ms=1000", "grpc.http2.max_ping_strikes=0")
 		port := py.WaitEvent(t, "listening", nil).Port
 		px := proxy(t, "127.0.0.1:"+strconv.Itoa(port))
-		cl, cc := goClient(t, px.Addr(), options.WithClientParameters(keepalive.ClientParameters{
+		cl, cc := peertest.GoClient(t, px.Addr(), options.WithClientParameters(keepalive.ClientParameters{
 			Time: 10 * time.Second, Timeout: time.Second,
 		}))
 		go func() {
@@ -326,7 +327,7 @@ func TestCCoreBlackholed(t *testing.T) {
 		t.Parallel()
 		ends := &handlerEnds{}
 		svc := &testenv.Service{Ended: ends.ended, Started: make(chan string, 1)}
-		srv, addr := goServer(t, svc, options.WithServerParameters(keepalive.ServerParameters{
+		srv, addr := peertest.GoServer(t, svc, options.WithServerParameters(keepalive.ServerParameters{
 			Time: 2 * time.Second, Timeout: time.Second,
 		}))
 		px := proxy(t, addr)

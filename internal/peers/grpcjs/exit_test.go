@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 )
@@ -23,7 +24,7 @@ import (
 func TestGRPCJSClientExitsWithIdleChannel(t *testing.T) {
 	t.Parallel()
 	const clients = 20
-	srv, addr := goServer(t, &testenv.Service{})
+	srv, addr := peertest.GoServer(t, &testenv.Service{})
 	for i := 1; i <= clients; i++ {
 		js := startPeer(t, "connect-exit.js", "target="+addr)
 		js.WaitExit(t)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
@@ -65,7 +66,7 @@ func TestGRPCJSClientPingsTooFast(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			svc := &testenv.Service{Started: make(chan string, 4)}
-			srv, addr := goServer(t, svc, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
+			srv, addr := peertest.GoServer(t, svc, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
 				MinTime: 5 * time.Second, PermitWithoutStream: true,
 			}))
 			stream := "0"
@@ -140,7 +141,7 @@ func TestGRPCJSServerMaxConnectionAge(t *testing.T) {
 	// first connection even on a loaded machine.
 	js := startPeer(t, "max-age-server.js", "maxAgeMs=2000", "graceMs=1000")
 	port := js.WaitEvent(t, "listening", nil).Port
-	cl, cc := goClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	st, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
@@ -211,7 +212,7 @@ func TestGRPCJSServerMaxConnectionAge(t *testing.T) {
 func TestGRPCJSClientStreamCutByMaxConnectionAge(t *testing.T) {
 	t.Parallel()
 	svc := &testenv.Service{Started: make(chan string, 4)}
-	srv, addr := goServer(t, svc, options.WithServerParameters(keepalive.ServerParameters{
+	srv, addr := peertest.GoServer(t, svc, options.WithServerParameters(keepalive.ServerParameters{
 		MaxConnectionAge: time.Second, MaxConnectionAgeGrace: time.Second,
 	}))
 	js := startPeer(t, "stream-client.js", "target="+addr)

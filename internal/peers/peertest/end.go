@@ -1,4 +1,4 @@
-package ccore_test
+package peertest
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
-// goEnd is the Go side of a scenario: grpcpulse installed through the
+// GoEnd is the Go side of a scenario: grpcpulse installed through the
 // options bundle, with an OpenTelemetry SDK meter and tracer provider to
 // read back, and an independent count of the transports grpc-go reported.
-type goEnd struct {
+type GoEnd struct {
 	name    string
 	M       *testenv.Metrics
 	TP      *sdktrace.TracerProvider
@@ -28,38 +28,39 @@ type goEnd struct {
 	Counter *testenv.ConnCounter
 }
 
-func newGoEnd(t *testing.T, name string) *goEnd {
-	e := &goEnd{name: name, M: testenv.NewMetrics(t), Spans: tracetest.NewSpanRecorder(), Counter: &testenv.ConnCounter{}}
+func newGoEnd(t *testing.T, name string) *GoEnd {
+	e := &GoEnd{name: name, M: testenv.NewMetrics(t), Spans: tracetest.NewSpanRecorder(), Counter: &testenv.ConnCounter{}}
 	e.TP = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.Spans))
 	t.Cleanup(func() { _ = e.TP.Shutdown(context.Background()) })
 	return e
 }
 
-func (e *goEnd) options(extra ...options.Option) []options.Option {
+// Options returns the bundle options that record into this end, then extra.
+func (e *GoEnd) Options(extra ...options.Option) []options.Option {
 	return append([]options.Option{options.WithMeterProvider(e.M.Provider), options.WithTracerProvider(e.TP)}, extra...)
 }
 
-// goServer starts a grpc-go server with grpcpulse's bundle and grpcpulse's
+// GoServer starts a grpc-go server with grpcpulse's bundle and grpcpulse's
 // test service on 127.0.0.1. When the test ends, after the server stopped,
 // it checks that every transport that began ended in exactly one close.
-func goServer(t *testing.T, svc *testenv.Service, extra ...options.Option) (*goEnd, string) {
+func GoServer(t *testing.T, svc *testenv.Service, extra ...options.Option) (*GoEnd, string) {
 	t.Helper()
 	e := newGoEnd(t, "go server")
-	opts := e.options(extra...)
+	opts := e.Options(extra...)
 	if err := options.CheckServer(opts...); err != nil {
 		t.Fatalf("server options: %v", err)
 	}
-	t.Cleanup(func() { e.checkNothingLost(t) }) // runs after the server's Stop
+	t.Cleanup(func() { e.CheckNothingLost(t) }) // runs after the server's Stop
 	_, addr := testenv.Serve(t, svc, append(options.Server(opts...), grpc.StatsHandler(e.Counter))...)
 	return e, addr
 }
 
-// goClient returns a grpc-go client of target with grpcpulse's bundle. It
-// is closed when the test ends, and the same check as goServer's runs then.
-func goClient(t *testing.T, target string, extra ...options.Option) (*goEnd, *grpc.ClientConn) {
+// GoClient returns a grpc-go client of target with grpcpulse's bundle. It
+// is closed when the test ends, and the same check as GoServer's runs then.
+func GoClient(t *testing.T, target string, extra ...options.Option) (*GoEnd, *grpc.ClientConn) {
 	t.Helper()
 	e := newGoEnd(t, "go client")
-	opts := e.options(extra...)
+	opts := e.Options(extra...)
 	if err := options.CheckClient(opts...); err != nil {
 		t.Fatalf("client options: %v", err)
 	}
@@ -69,32 +70,32 @@ func goClient(t *testing.T, target string, extra ...options.Option) (*goEnd, *gr
 	}
 	t.Cleanup(func() {
 		_ = cc.Close()
-		e.checkNothingLost(t)
+		e.CheckNothingLost(t)
 	})
 	return e, cc
 }
 
 // Closes sums grpc.transport.closes over the points that match.
-func (e *goEnd) Closes(t *testing.T, match ...attribute.KeyValue) int64 {
+func (e *GoEnd) Closes(t *testing.T, match ...attribute.KeyValue) int64 {
 	t.Helper()
 	return e.M.Sum(t, semconv.MetricCloses, match...)
 }
 
 // Failures sums grpc.rpc.transport_failures over the points that match.
-func (e *goEnd) Failures(t *testing.T, match ...attribute.KeyValue) int64 {
+func (e *GoEnd) Failures(t *testing.T, match ...attribute.KeyValue) int64 {
 	t.Helper()
 	return e.M.Sum(t, semconv.MetricTransportFailures, match...)
 }
 
 // GoAways sums grpc.transport.goaways over the points that match.
-func (e *goEnd) GoAways(t *testing.T, match ...attribute.KeyValue) int64 {
+func (e *GoEnd) GoAways(t *testing.T, match ...attribute.KeyValue) int64 {
 	t.Helper()
 	return e.M.Sum(t, semconv.MetricGoAways, match...)
 }
 
 // Dump renders every int64 sum grpcpulse records, for failure messages and
 // for the log of what a scenario observed.
-func (e *goEnd) Dump(t *testing.T) string {
+func (e *GoEnd) Dump(t *testing.T) string {
 	t.Helper()
 	s := e.name + ":"
 	for _, name := range []string{semconv.MetricCloses, semconv.MetricGoAways, semconv.MetricPings, semconv.MetricTransportFailures, semconv.MetricConnections} {
@@ -105,7 +106,7 @@ func (e *goEnd) Dump(t *testing.T) string {
 
 // WaitClose waits until this side recorded a close with reason and
 // initiator.
-func (e *goEnd) WaitClose(t *testing.T, reason, initiator string) {
+func (e *GoEnd) WaitClose(t *testing.T, reason, initiator string) {
 	t.Helper()
 	testenv.Eventually(t, func() string {
 		if e.Closes(t, semconv.CloseReason.String(reason), semconv.CloseInitiator.String(initiator)) > 0 {
@@ -117,7 +118,7 @@ func (e *goEnd) WaitClose(t *testing.T, reason, initiator string) {
 
 // WaitFailure waits until this side counted a transport failure of method
 // with reason and status code.
-func (e *goEnd) WaitFailure(t *testing.T, reason, method, code string) {
+func (e *GoEnd) WaitFailure(t *testing.T, reason, method, code string) {
 	t.Helper()
 	testenv.Eventually(t, func() string {
 		if e.Failures(t, semconv.CloseReason.String(reason), semconv.RPCMethod.String(method), semconv.RPCStatusCode.String(code)) > 0 {
@@ -127,10 +128,10 @@ func (e *goEnd) WaitFailure(t *testing.T, reason, method, code string) {
 	})
 }
 
-// checkNothingLost asserts that each transport grpc-go began ended in
+// CheckNothingLost asserts that each transport grpc-go began ended in
 // exactly one grpc.transport.closes count and the connections gauge is
 // back to zero.
-func (e *goEnd) checkNothingLost(t *testing.T) {
+func (e *GoEnd) CheckNothingLost(t *testing.T) {
 	t.Helper()
 	testenv.Eventually(t, func() string {
 		begins, ends := e.Counter.Begins.Load(), e.Counter.Ends.Load()
@@ -144,7 +145,7 @@ func (e *goEnd) checkNothingLost(t *testing.T) {
 
 // GoAwayEvents returns, for each ended connection span, the grpc.goaway
 // events it carries as "direction code reason last_stream_id", in order.
-func (e *goEnd) GoAwayEvents() [][]string {
+func (e *GoEnd) GoAwayEvents() [][]string {
 	var out [][]string
 	for _, s := range e.Spans.Ended() {
 		if s.Name() != tracing.ConnSpanName {
