@@ -55,8 +55,9 @@ func TestPrometheus(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", exporterPort)
 
-	// The program: a max-age cut every ~1.5 s, and a Check interval above
-	// the server's keepalive Time, so that the quiet connection is pinged.
+	// The program: a max-age cut every ~3.5 s, and a Check interval above
+	// the server's keepalive Time, so that each connection, quiet between
+	// Checks, is pinged before its age ends it.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &strings.Builder{}
@@ -66,7 +67,7 @@ func TestPrometheus(t *testing.T) {
 		done <- run(ctx, w, healthload.Config{
 			Duration:      2 * patience, // a ceiling: the test cancels ctx sooner
 			CheckInterval: 1500 * time.Millisecond,
-			MaxAge:        time.Second,
+			MaxAge:        3 * time.Second,
 			Grace:         500 * time.Millisecond,
 			KeepaliveTime: time.Second,
 		})
@@ -76,7 +77,7 @@ func TestPrometheus(t *testing.T) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("run: %v\n%s", err, out.String())
+				t.Errorf("run: %v\n%s", err, w.String())
 			}
 		case <-time.After(patience):
 			t.Error("run did not return after its context was cancelled")
@@ -138,7 +139,7 @@ scrape_configs:
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: no data by the deadline: %s\n  error %v, result %s\n\nprogram output:\n%s\nprometheus:\n%s",
-					qu.what, qu.expr, err, summarize(res), out.String(), prom.String())
+					qu.what, qu.expr, err, summarize(res), w.String(), prom.String())
 			}
 			time.Sleep(250 * time.Millisecond)
 		}

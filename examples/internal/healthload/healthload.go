@@ -115,3 +115,14 @@ func (l *LockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// String returns what was written so far, under the lock, when the
+// underlying writer is a fmt.Stringer (a strings.Builder in tests).
+func (l *LockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.w.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return ""
+}
