@@ -50,7 +50,7 @@ func setup() error {
 	if err != nil {
 		return fmt.Errorf("these tests run @grpc/grpc-js and need npm (it comes with Node.js) on PATH: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(jsDir, ".npm-ci.lock"))
+	unlock, err := peertest.LockFile(filepath.Join(jsDir, ".npm-ci.lock"))
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", jsDir, err)
 	}

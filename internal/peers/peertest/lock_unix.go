@@ -1,16 +1,16 @@
 //go:build unix
 
-package grpcjs_test
+package peertest
 
 import (
 	"os"
 	"syscall"
 )
 
-// lockFile takes an exclusive lock on path, shared with other processes
+// LockFile takes an exclusive lock on path, shared with other processes
 // (concurrent test binaries), and returns its release. The kernel releases
 // it if the process dies.
-func lockFile(path string) (unlock func(), err error) {
+func LockFile(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
