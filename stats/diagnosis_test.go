@@ -90,13 +90,7 @@ func quiet() options.Option { return options.WithErrorHandler(func(error) {}) }
 // every interval until the server answers GOAWAY.
 func rawPings(t *testing.T, addr string, interval time.Duration) *goAwayInfo {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := newRawClient(t, c)
-	r.handshake(t)
+	r := dialRaw(t, addr)
 	done := make(chan *goAwayInfo, 1)
 	go func() { done <- r.readUntilEnd() }()
 	for i := 0; ; i++ {
@@ -268,13 +262,7 @@ func TestDiagnosisProtocolError(t *testing.T) {
 	t.Parallel()
 	logs := &records{}
 	_, addr := testenv.Serve(t, &testenv.Service{}, options.Server(quiet(), options.WithLogger(slog.New(logs)))...)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := newRawClient(t, c)
-	r.handshake(t)
+	r := dialRaw(t, addr)
 	if err := r.fr.WriteRawFrame(http2.FramePing, 0, 0, make([]byte, 7)); err != nil {
 		t.Fatal(err)
 	}

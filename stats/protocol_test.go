@@ -134,13 +134,7 @@ func TestProtocolViolationsAgainstServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := start(t, testenv.Setup{})
-			c, err := net.Dial("tcp", s.Target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			r := newRawClient(t, c)
-			r.handshake(t)
+			r := dialRaw(t, s.Target)
 			if err := tt.send(r); err != nil {
 				t.Fatal(err)
 			}
@@ -178,20 +172,14 @@ func TestProtocolBadPreface(t *testing.T) {
 func TestProtocolDataOnIdleStream(t *testing.T) {
 	t.Parallel()
 	s := start(t, testenv.Setup{})
-	c, err := net.Dial("tcp", s.Target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := newRawClient(t, c)
-	r.handshake(t)
+	r := dialRaw(t, s.Target)
 	if err := r.fr.WriteData(5, false, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("client transport shutdown")); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.(*net.TCPConn).CloseWrite()
+	_ = r.c.(*net.TCPConn).CloseWrite()
 	r.readUntilEnd()
 	checkServerVerdict(t, s, "client_shutdown", "peer", "GOAWAY NO_ERROR")
 }
@@ -216,17 +204,11 @@ func TestProtocolClientGoAwayRole(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := start(t, testenv.Setup{})
-			c, err := net.Dial("tcp", s.Target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			r := newRawClient(t, c)
-			r.handshake(t)
+			r := dialRaw(t, s.Target)
 			if err := r.fr.WriteGoAway(0, tt.code, []byte(tt.debug)); err != nil {
 				t.Fatal(err)
 			}
-			_ = c.(*net.TCPConn).CloseWrite()
+			_ = r.c.(*net.TCPConn).CloseWrite()
 			r.readUntilEnd()
 			checkServerVerdict(t, s, tt.reason, "peer", tt.disconnect)
 			if n := s.Server.M.Sum(t, semconv.MetricGoAways, semconv.GoAwayDirection.String("received"),

@@ -27,6 +27,20 @@ func newRawClient(t testing.TB, c net.Conn) *rawClient {
 	return &rawClient{c: c, fr: fr}
 }
 
+// dialRaw connects a raw client to addr and completes the preface and
+// SETTINGS exchange. The connection is closed when the test ends.
+func dialRaw(t testing.TB, addr string) *rawClient {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	r := newRawClient(t, c)
+	r.handshake(t)
+	return r
+}
+
 // handshake writes the preface and an empty SETTINGS and acknowledges the
 // server's SETTINGS, as a real client would.
 func (r *rawClient) handshake(t testing.TB) {

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"testing"
-	"time"
 
 	"golang.org/x/net/http2"
 
@@ -18,48 +17,14 @@ import (
 func TestScenarioTooManyPingsServer(t *testing.T) {
 	t.Parallel()
 	s := start(t, testenv.Setup{})
-	c, err := net.Dial("tcp", s.Target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a hung server fails the test, not CI
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	// Acknowledge the server's SETTINGS before pinging, as a real client
-	// would, so the only offence is the pings.
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("reading server SETTINGS: %v", err)
-		}
-		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-			if err := fr.WriteSettingsAck(); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
+	r := dialRaw(t, s.Target)
 	for i := 0; i < 10; i++ {
-		if err := fr.WritePing(false, [8]byte{}); err != nil {
+		if err := r.fr.WritePing(false, [8]byte{}); err != nil {
 			break // the server may already have closed
 		}
 	}
-	var goAway *http2.GoAwayFrame
-	for goAway == nil {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("no GOAWAY before %v", err)
-		}
-		goAway, _ = f.(*http2.GoAwayFrame)
-	}
-	if goAway.ErrCode != http2.ErrCodeEnhanceYourCalm || string(goAway.DebugData()) != "too_many_pings" {
-		t.Fatalf("GOAWAY %v %q, want ENHANCE_YOUR_CALM too_many_pings", goAway.ErrCode, goAway.DebugData())
+	if g := r.readUntilEnd(); g == nil || g.code != http2.ErrCodeEnhanceYourCalm || g.debug != "too_many_pings" {
+		t.Fatalf("GOAWAY %+v, want ENHANCE_YOUR_CALM too_many_pings", g)
 	}
 	s.Server.WaitClose(t, "too_many_pings", "local")
 	if n := s.Server.M.Sum(t, semconv.MetricPings, semconv.PingDirection.String("received")); n < 3 {
