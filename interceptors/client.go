@@ -103,7 +103,7 @@ func clientContext(ctx context.Context, opts []grpc.CallOption) (context.Context
 		}
 	}
 	call.SetUnregistered()
-	return withUnregistered(ctx), call
+	return ctx, call
 }
 
 func withCause(call *rpclink.Call, err error) error {

@@ -4,9 +4,9 @@ import "context"
 
 type unregisteredKey struct{}
 
-// withUnregistered marks a call whose method name must not become a label:
-// on a server, a method it does not register (grpc.UnknownServiceHandler);
-// on a client, one that does not come from generated code.
+// withUnregistered marks a server call whose method name must not become a
+// label: a method the server does not register (grpc.UnknownServiceHandler).
+// A client's unregistered calls are marked on their rpclink.Call.
 func withUnregistered(ctx context.Context) context.Context {
 	return context.WithValue(ctx, unregisteredKey{}, true)
 }

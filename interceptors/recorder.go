@@ -143,7 +143,8 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 // method is the call's rpc.method value: _OTHER for a method the server
 // does not register or the client did not get from generated code.
 func (p *reporter) method() string {
-	if isUnregistered(p.ctx) {
+	// A client's call records it; a server's context carries it.
+	if (p.call != nil && p.call.Unregistered()) || isUnregistered(p.ctx) {
 		return semconv.OtherMethod
 	}
 	return p.meta.Service + "/" + p.meta.Method
