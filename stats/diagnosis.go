@@ -17,7 +17,7 @@ import (
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
 func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason conntrack.Reason, initiator conntrack.Initiator) {
-	if h.logger == nil && h.onDiagnosis == nil && c.Span == nil {
+	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() {
 		return
 	}
 	f := diagnose.Facts{
@@ -62,9 +62,7 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 		h.onDiagnosis(d)
 	}
 	attrs := append(peerAttrs(c.Remote), d.Attrs()...)
-	if c.Span != nil {
-		c.Span.Event(semconv.EventDiagnosis, otelAttrs(attrs))
-	}
+	c.Span.Event(semconv.EventDiagnosis, otelAttrs(attrs))
 	if h.logger == nil {
 		return
 	}

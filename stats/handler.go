@@ -109,29 +109,20 @@ func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
 // the transport's state in the returned context, from which a server's RPC
 // contexts derive.
 func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
-	c := &rpclink.Conn{Begin: time.Now(), Remote: info.RemoteAddr}
+	ctx, c := rpclink.NewConn(ctx)
+	c.Origin = spans.Origin{Local: info.LocalAddr, Remote: info.RemoteAddr, Begin: time.Now()}
 	if h.tracer != nil {
-		if h.side == conntrack.Server {
-			// grpc-go's server calls TagConn on the goroutine that then
-			// reads the connection for its whole life. Starting an SDK span
-			// takes more stack than that reader ever needs, and a grown
-			// stack stays grown while the reader waits deep in its read: 4
-			// KiB more per idle connection. The span starts on a goroutine
-			// of its own, which returns its stack when it exits.
-			done := make(chan struct{})
-			go func() {
-				c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
-				close(done)
-			}()
-			<-done
-		} else {
-			c.Span = h.tracer.StartConn(ctx, info.LocalAddr, info.RemoteAddr)
-		}
+		// Only prepared: the span starts when it is first needed (see
+		// spans.ConnSpan), so an idle connection holds no SDK span, and a
+		// server's reader goroutine, which runs TagConn and then waits in
+		// its read for the connection's whole life, never grows its stack
+		// to start one.
+		h.tracer.Prepare(&c.Span, &c.Origin)
 	}
 	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
 		c.Journal = j
 	}
-	return rpclink.WithConn(ctx, c)
+	return ctx
 }
 
 // HandleConn counts transport opens and, at ConnEnd, classifies and counts

@@ -9,11 +9,31 @@ import (
 // Snapshot is everything the classifier needs, as plain data, so that
 // classification is a pure function that table tests can drive directly.
 type Snapshot struct {
+	// Record is what the journal had recorded when the snapshot was taken.
+	Record
+
 	// Observed is false when no journal exists for the connection (the
 	// credentials were not wrapped): every answer is then unknown.
 	Observed bool
 	Side     Side
 
+	// ReaderQuit: this side closed the conn after its reader had stopped
+	// reading (wire.Conn.ReaderQuit). grpc-go's reader stops only when
+	// what it read made it close the transport, so a local close with a
+	// quit reader was not the application shutting down.
+	ReaderQuit bool
+
+	// PeerPingIntervals[:NPeerPingIntervals] are the intervals between
+	// the peer's last keepalive PINGs, oldest first.
+	PeerPingIntervals  [3]time.Duration
+	NPeerPingIntervals int
+}
+
+// Record is what a journal keeps current for the life of its connection.
+// It is apart from Snapshot, which adds what is derived only when a snapshot
+// is taken, and its fields are ordered to pack: every live connection holds
+// one.
+type Record struct {
 	GoAwaySent     GoAwayRecord // first GOAWAY this side sent
 	GoAwayReceived GoAwayRecord // first GOAWAY this side received
 	GoAways        int          // GOAWAY events, both directions
@@ -26,47 +46,37 @@ type Snapshot struct {
 	// the peer sent, one grpc-go closes the transport for.
 	Violation ViolationRecord
 
-	// ReaderQuit: this side closed the conn after its reader had stopped
-	// reading (wire.Conn.ReaderQuit). grpc-go's reader stops only when
-	// what it read made it close the transport, so a local close with a
-	// quit reader was not the application shutting down.
-	ReaderQuit bool
-
-	Ended   bool
-	EndKind wire.EndKind
-
 	PingsSent     int64 // keepalive PINGs sent
 	PingsReceived int64 // keepalive PINGs received
 
 	// LastRTT is the round trip of the last keepalive PING this side sent
 	// that was acked.
 	LastRTT time.Duration
-	// PeerPingIntervals[:NPeerPingIntervals] are the intervals between
-	// the peer's last keepalive PINGs, oldest first.
-	PeerPingIntervals  [3]time.Duration
-	NPeerPingIntervals int
+
+	Ended   bool
+	EndKind wire.EndKind
 }
 
 // GoAwayRecord is a GOAWAY as the classifier sees it.
 type GoAwayRecord struct {
-	Valid        bool
 	Seq          uint64 // order among the journal's events
 	Code         uint32
-	Reason       GoAwayReason
 	LastStreamID uint32
+	Valid        bool
+	Reason       GoAwayReason
 }
 
 // ViolationRecord is a protocol violation as the classifier sees it.
 type ViolationRecord struct {
-	Valid bool
 	Seq   uint64
+	Valid bool
 	Kind  wire.Violation
 }
 
 // Closing is the first sign that the connection is ending.
 type Closing struct {
-	Valid           bool
 	Seq             uint64
+	Valid           bool
 	Kind            wire.EndKind
 	PingOutstanding bool // a keepalive PING of this side was unanswered
 	// WriteFailed: the first sign was a Write that failed (EPIPE,

@@ -1,7 +1,6 @@
 package conntrack
 
 import (
-	"net"
 	"sync"
 	"time"
 
@@ -39,34 +38,33 @@ type GoAway struct {
 // Journal is the record of one connection. It implements wire.Sink. All
 // methods are safe for concurrent use.
 type Journal struct {
-	side   Side
-	local  net.Addr
-	remote net.Addr
-	hooks  Hooks
-	reg    *Registry
-	// conn is the observed conn, for its ReaderQuit and LastRead; nil in
-	// tests that drive the journal directly.
+	hooks Hooks
+	reg   *Registry
+	// conn is the observed conn, for its addresses, ReaderQuit and
+	// LastRead; nil in tests that drive the journal directly.
 	conn *wire.Conn
 
-	mu   sync.Mutex
-	seq  uint64
-	snap Snapshot // the classifier's input, kept current
+	mu  sync.Mutex
+	seq uint64
+	rec Record // the classifier's input, kept current
 
 	// keepalive state
+	pingSentAt time.Time
+	peerPings  [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
+	pingData   [8]byte
+	lastGoAway [2]goAwayKey // per direction, for de-duplicating drains
+	unclaimed  *time.Timer  // frees the journal if no handler claims it
+	tag        any
+
+	side            Side
 	pingOutstanding bool
-	pingData        [8]byte
-	pingSentAt      time.Time
-	peerPings       [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
-	lastGoAway      [2]goAwayKey     // per direction, for de-duplicating drains
 	claimed         bool
-	forgotten       bool        // freed unclaimed: a late Claim must fail
-	unclaimed       *time.Timer // frees the journal if no handler claims it
-	tag             any
+	forgotten       bool // freed unclaimed: a late Claim must fail
 }
 
 type goAwayKey struct {
-	valid  bool
 	code   uint32
+	valid  bool
 	reason GoAwayReason
 }
 
@@ -82,13 +80,13 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		now := time.Now()
 		j.mu.Lock()
 		if dir == wire.Sent {
-			j.snap.PingsSent++
+			j.rec.PingsSent++
 			if !j.pingOutstanding {
 				j.pingOutstanding, j.pingData, j.pingSentAt = true, data, now
 			}
 		} else {
-			j.snap.PingsReceived++
-			j.peerPings[j.snap.PingsReceived%int64(len(j.peerPings))] = now.Sub(pingEpoch)
+			j.rec.PingsReceived++
+			j.peerPings[j.rec.PingsReceived%int64(len(j.peerPings))] = now.Sub(pingEpoch)
 		}
 		j.mu.Unlock()
 	case ack && dir == wire.Received:
@@ -98,7 +96,7 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		if j.pingOutstanding && data == j.pingData {
 			j.pingOutstanding = false
 			rtt = time.Since(j.pingSentAt)
-			j.snap.LastRTT = rtt
+			j.rec.LastRTT = rtt
 		}
 		j.mu.Unlock()
 	}
@@ -131,17 +129,17 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	j.lastGoAway[dir] = key
 	j.seq++
 	g.seq = j.seq
-	first := &j.snap.GoAwayReceived
+	first := &j.rec.GoAwayReceived
 	closing := false
 	if dir == wire.Sent {
-		first = &j.snap.GoAwaySent
+		first = &j.rec.GoAwaySent
 		if g.Reason == GoAwayClientShutdown {
 			// grpc-go's client writes this GOAWAY from Close, whatever
 			// made it close: it marks the local close, not a cause.
 			closing = j.markClosingLocked(wire.EndLocalClose)
 		}
 	}
-	j.snap.GoAways++
+	j.rec.GoAways++
 	if !first.Valid {
 		*first = GoAwayRecord{Valid: true, Seq: g.seq, Code: code, Reason: g.Reason, LastStreamID: lastStreamID}
 	}
@@ -166,9 +164,9 @@ func (j *Journal) Violation(dir wire.Direction, v wire.Violation) {
 		return
 	}
 	j.mu.Lock()
-	if !j.snap.Violation.Valid {
+	if !j.rec.Violation.Valid {
 		j.seq++
-		j.snap.Violation = ViolationRecord{Valid: true, Seq: j.seq, Kind: v}
+		j.rec.Violation = ViolationRecord{Valid: true, Seq: j.seq, Kind: v}
 	}
 	j.mu.Unlock()
 }
@@ -176,11 +174,11 @@ func (j *Journal) Violation(dir wire.Direction, v wire.Violation) {
 // End implements wire.Sink.
 func (j *Journal) End(e wire.End) {
 	j.mu.Lock()
-	j.snap.Ended = true
-	j.snap.EndKind = e.Kind
+	j.rec.Ended = true
+	j.rec.EndKind = e.Kind
 	closing := j.markClosingLocked(e.Kind)
 	if closing && e.Dir == wire.Sent && e.Kind != wire.EndLocalClose && e.Kind != wire.EndDeadline {
-		j.snap.Closing.WriteFailed = true
+		j.rec.Closing.WriteFailed = true
 	}
 	j.mu.Unlock()
 	if closing && j.hooks != nil {
@@ -218,16 +216,16 @@ func (j *Journal) forgetUnclaimed() {
 // whether a keepalive PING of this side was unanswered at that moment. It
 // reports whether this was the first sign.
 func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
-	if j.snap.Closing.Valid {
+	if j.rec.Closing.Valid {
 		return false
 	}
 	j.seq++
-	j.snap.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding, At: time.Now()}
+	j.rec.Closing = Closing{Valid: true, Seq: j.seq, Kind: kind, PingOutstanding: j.pingOutstanding, At: time.Now()}
 	if j.pingOutstanding {
-		j.snap.Closing.PingSentAt = j.pingSentAt
+		j.rec.Closing.PingSentAt = j.pingSentAt
 	}
 	if j.conn != nil {
-		j.snap.Closing.LastRead = j.conn.LastRead()
+		j.rec.Closing.LastRead = j.conn.LastRead()
 	}
 	return true
 }
@@ -236,9 +234,7 @@ func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
 func (j *Journal) Snapshot() Snapshot {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s := j.snap
-	s.Observed = true
-	s.Side = j.side
+	s := Snapshot{Record: j.rec, Observed: true, Side: j.side}
 	s.ReaderQuit = j.conn != nil && j.conn.ReaderQuit()
 	// The intervals between the peer's last keepalive PINGs, oldest first.
 	n := int(min(s.PingsReceived, int64(len(j.peerPings))))

@@ -43,8 +43,8 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
 	wc := wire.NewConn(c, r.side == Client, j)
-	j.conn, j.local, j.remote = wc, wc.LocalAddr(), wc.RemoteAddr()
-	r.m.Store(j.remote, j)
+	j.conn = wc
+	r.m.Store(wc.RemoteAddr(), j)
 	r.n.Add(1)
 	j.mu.Lock()
 	j.unclaimed = time.AfterFunc(unclaimedGrace, j.forgetUnclaimed)
@@ -63,7 +63,7 @@ func (r *Registry) Lookup(local, remote net.Addr) *Journal {
 		return nil
 	}
 	j := v.(*Journal)
-	if j.local != local {
+	if j.conn.LocalAddr() != local {
 		// Both are pointers when they come from the same wire.Conn; a
 		// different local address is a different connection.
 		return nil
@@ -78,7 +78,7 @@ func (r *Registry) Len() int {
 }
 
 func (r *Registry) forget(j *Journal) {
-	if r.m.CompareAndDelete(j.remote, j) {
+	if r.m.CompareAndDelete(j.conn.RemoteAddr(), j) {
 		r.n.Add(-1)
 	}
 }

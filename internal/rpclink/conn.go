@@ -2,7 +2,6 @@ package rpclink
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +19,11 @@ type Conn struct {
 	// Journal is the frame observer's record of the connection, nil when
 	// the credentials were not wrapped.
 	Journal *conntrack.Journal
-	// Begin is when the transport was tagged.
-	Begin time.Time
-	// Remote is the peer's address, as grpc-go reported it.
-	Remote net.Addr
-	// Span is the transport's span, nil when connection spans are off.
-	Span *spans.ConnSpan
+	// Origin holds the transport's addresses, as grpc-go reported them,
+	// and when it was tagged.
+	spans.Origin
+	// Span is the transport's span, off when connection spans are off.
+	Span spans.ConnSpan
 
 	rpcs atomic.Int64 // RPC attempts carried in all
 
@@ -164,9 +162,27 @@ func (c *Conn) Snapshot() conntrack.Snapshot {
 
 type connKey struct{}
 
-// WithConn returns ctx carrying c.
-func WithConn(ctx context.Context, c *Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+// NewConn returns a new Conn and a context derived from parent that carries
+// it. Both are one allocation: the context is the Conn's own, not a
+// context.WithValue around it, as one more object per connection would be.
+func NewConn(parent context.Context) (context.Context, *Conn) {
+	x := &connCtx{Context: parent}
+	return x, &x.c
+}
+
+// connCtx is a context carrying a Conn: what context.WithValue would make,
+// with the value inside.
+type connCtx struct {
+	context.Context
+	c Conn
+}
+
+// Value returns the Conn for connKey and asks the parent for anything else.
+func (x *connCtx) Value(key any) any {
+	if key == (connKey{}) {
+		return &x.c
+	}
+	return x.Context.Value(key)
 }
 
 // ConnFrom returns the Conn stored in ctx, or nil.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -32,28 +33,58 @@ func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
 	return &Tracer{tracer: tp.Tracer(semconv.ScopeName, trace.WithInstrumentationVersion(semconv.Version)), side: semconv.Side.String(side.String())}
 }
 
-// ConnSpan is the span of one transport. Its methods are safe for
-// concurrent use.
+// ConnSpan is the span of one transport. Its zero value is off: every method
+// does nothing. Its methods are safe for concurrent use.
+//
+// The SDK span is started only when it is first needed: at the transport's
+// end, at its first event, or when an RPC links to it. It starts then with
+// the transport's begin time, so what an exporter receives is the same span
+// it would have received from a start at TagConn. What this saves is the
+// memory of a recording span and its start attributes (about 0.9 KiB, more
+// than the rest of what an idle connection costs grpcpulse) for the whole
+// life of every idle connection. What it changes is only what a span
+// processor's OnStart sees while the connection is live: nothing yet.
 type ConnSpan struct {
-	span trace.Span
+	t      *Tracer // nil: connection spans are off
+	origin *Origin
 
 	mu      sync.Mutex
+	span    trace.Span // nil until first needed
 	goAways int
 }
 
-// StartConn starts the span of a transport between local and remote. It is
-// a root span: a transport outlives, and is shared by, the traces of the
-// RPCs it carries, which link to it instead.
-func (t *Tracer) StartConn(ctx context.Context, local, remote net.Addr) *ConnSpan {
-	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs, t.side)
-	attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, remote)
-	attrs = appendAddr(attrs, attrLocalAddress, attrLocalPort, local)
-	_, span := t.tracer.Start(ctx, semconv.ConnSpanName,
-		trace.WithNewRoot(),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attrs...))
-	return &ConnSpan{span: span}
+// Origin is what a transport span says of the transport at its start.
+type Origin struct {
+	Local, Remote net.Addr
+	Begin         time.Time // when the transport was tagged
+}
+
+// Prepare readies c to be the span of the transport o describes, which must
+// stay unchanged while c is used. The span is a root span: a transport
+// outlives, and is shared by, the traces of the RPCs it carries, which link
+// to it instead.
+func (t *Tracer) Prepare(c *ConnSpan, o *Origin) {
+	c.t, c.origin = t, o
+}
+
+// On reports whether c records a span.
+func (c *ConnSpan) On() bool { return c.t != nil }
+
+// started returns the span, starting it if it has not started. Call it
+// with c.mu held.
+func (c *ConnSpan) started() trace.Span {
+	if c.span == nil {
+		attrs := make([]attribute.KeyValue, 0, 5)
+		attrs = append(attrs, c.t.side)
+		attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, c.origin.Remote)
+		attrs = appendAddr(attrs, attrLocalAddress, attrLocalPort, c.origin.Local)
+		_, c.span = c.t.tracer.Start(context.Background(), semconv.ConnSpanName,
+			trace.WithNewRoot(),
+			trace.WithTimestamp(c.origin.Begin),
+			trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(attrs...))
+	}
+	return c.span
 }
 
 // The address attributes of a transport span.
@@ -85,34 +116,38 @@ func tcpAddr(a net.Addr) (addr string, port int, ok bool) {
 	return ap.Addr().Unmap().String(), int(ap.Port()), true
 }
 
-// SpanContext returns the span's context, for links from RPC spans. It is
-// the zero SpanContext for a nil ConnSpan.
+// SpanContext returns the span's context, for links from RPC spans, starting
+// the span if it has not started. It is the zero SpanContext when c is off.
 func (c *ConnSpan) SpanContext() trace.SpanContext {
-	if c == nil {
+	if !c.On() {
 		return trace.SpanContext{}
 	}
-	return c.span.SpanContext()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started().SpanContext()
 }
 
 // GoAway records a GOAWAY event, up to semconv.MaxGoAwayEvents.
 func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
-	if c == nil {
+	if !c.On() {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.goAways++
-	record := c.goAways <= semconv.MaxGoAwayEvents
-	c.mu.Unlock()
-	if record {
-		c.span.AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
+	if c.goAways <= semconv.MaxGoAwayEvents {
+		c.started().AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
 	}
 }
 
 // Event records an event on the span.
 func (c *ConnSpan) Event(name string, attrs []attribute.KeyValue) {
-	if c != nil {
-		c.span.AddEvent(name, trace.WithAttributes(attrs...))
+	if !c.On() {
+		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started().AddEvent(name, trace.WithAttributes(attrs...))
 }
 
 // GoAwayAttributes returns the attributes of a GOAWAY, for its span events;
@@ -138,25 +173,25 @@ type ConnEnd struct {
 // End ends the span with how the transport ended. Its status is Error when
 // the transport failed rather than being closed by design.
 func (c *ConnSpan) End(e ConnEnd) {
-	if c == nil {
+	if !c.On() {
 		return
 	}
 	c.mu.Lock()
-	goAways := c.goAways
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	span := c.started()
 	if e.Reason == conntrack.ReasonKeepaliveTimeout {
-		c.span.AddEvent(semconv.EventKeepaliveTimeout)
+		span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
-	c.span.SetAttributes(
+	span.SetAttributes(
 		semconv.CloseReason.String(e.Reason.String()),
 		semconv.CloseInitiator.String(e.Initiator.String()),
 		attrPingsSent.Int64(e.PingsSent),
 		attrPingsReceived.Int64(e.PingsReceived),
 		attrRPCs.Int64(e.RPCs),
-		attrGoAways.Int(goAways),
+		attrGoAways.Int(c.goAways),
 	)
 	if e.Reason.Failure() {
-		c.span.SetStatus(codes.Error, e.Reason.String())
+		span.SetStatus(codes.Error, e.Reason.String())
 	}
-	c.span.End()
+	span.End()
 }

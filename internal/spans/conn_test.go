@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -33,7 +34,8 @@ func TestConnSpanStaysBounded(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
 	remote := &net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.2"), Port: 443}
-	c := spans.NewTracer(tp, conntrack.Client).StartConn(context.Background(), local, remote)
+	var c spans.ConnSpan
+	spans.NewTracer(tp, conntrack.Client).Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
 	for range 1000 {
 		c.GoAway(spans.GoAwayAttributes(conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayOther}))
 	}
@@ -89,7 +91,9 @@ func TestConnSpanStatus(t *testing.T) {
 		"protocol_error": codes.Unset,
 	}
 	for _, reason := range conntrack.Reasons() {
-		tr.StartConn(context.Background(), nil, nil).End(spans.ConnEnd{Reason: reason, Initiator: conntrack.InitiatorLocal})
+		var c spans.ConnSpan
+		tr.Prepare(&c, &spans.Origin{Begin: time.Now()})
+		c.End(spans.ConnEnd{Reason: reason, Initiator: conntrack.InitiatorLocal})
 	}
 	for _, s := range rec.Ended() {
 		r, _ := attr(s.Attributes(), "grpc.close.reason")
@@ -110,5 +114,56 @@ func TestCodeName(t *testing.T) {
 		if got := spans.CodeName(c); got != want {
 			t.Errorf("CodeName(%d) = %q, want %q", c, got, want)
 		}
+	}
+}
+
+// A connection span starts only when first needed, with the transport's
+// begin time, and is the one span a link made before the end points to.
+func TestConnSpanStartsWhenNeeded(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := spans.NewTracer(tp, conntrack.Server)
+	begin := time.Now().Add(-time.Hour)
+
+	var idle spans.ConnSpan
+	tr.Prepare(&idle, &spans.Origin{Begin: begin})
+	if n := len(rec.Started()); n != 0 {
+		t.Fatalf("%d spans started by Prepare, want none", n)
+	}
+	idle.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorPeer})
+
+	var linked spans.ConnSpan
+	tr.Prepare(&linked, &spans.Origin{Begin: begin})
+	sc := linked.SpanContext()
+	if !sc.IsValid() || len(rec.Started()) != 2 {
+		t.Fatalf("SpanContext = %v with %d spans started, want a valid context of a started span", sc, len(rec.Started()))
+	}
+	if again := linked.SpanContext(); !again.Equal(sc) {
+		t.Errorf("second SpanContext %v, want the same span %v", again, sc)
+	}
+	linked.End(spans.ConnEnd{Reason: conntrack.ReasonKeepaliveTimeout, Initiator: conntrack.InitiatorLocal})
+
+	ended := rec.Ended()
+	if len(ended) != 2 {
+		t.Fatalf("%d spans ended, want 2", len(ended))
+	}
+	for _, s := range ended {
+		if !s.StartTime().Equal(begin) {
+			t.Errorf("span starts at %v, want the transport's begin %v", s.StartTime(), begin)
+		}
+	}
+	if got := ended[1].SpanContext(); got.SpanID() != sc.SpanID() {
+		t.Errorf("ended span %v, want the linked span %v", got.SpanID(), sc.SpanID())
+	}
+
+	var off spans.ConnSpan
+	if off.On() || off.SpanContext().IsValid() {
+		t.Error("a ConnSpan never prepared is on")
+	}
+	off.End(spans.ConnEnd{})
+	off.Event("x", nil)
+	if n := len(rec.Ended()); n != 2 {
+		t.Errorf("an off ConnSpan ended a span: %d spans, want 2", n)
 	}
 }

@@ -52,6 +52,35 @@ func (a *Addr) String() string {
 // Unwrap returns the original address, possibly nil.
 func (a *Addr) Unwrap() net.Addr { return a.inner }
 
+// tcpAddrs holds the copies of a TCP conn's two addresses, so that they are
+// one allocation instead of four (two addresses, two IPs): Conn.init makes
+// one per connection.
+type tcpAddrs struct {
+	local, remote net.TCPAddr
+	ip            [2][net.IPv6len]byte
+}
+
+// ownAddrs returns ownAddr(local), ownAddr(remote).
+func ownAddrs(local, remote net.Addr) (net.Addr, net.Addr) {
+	l, lok := local.(*net.TCPAddr)
+	r, rok := remote.(*net.TCPAddr)
+	if !lok || !rok || l == nil || r == nil || len(l.IP) > net.IPv6len || len(r.IP) > net.IPv6len {
+		return ownAddr(local), ownAddr(remote)
+	}
+	p := &tcpAddrs{local: *l, remote: *r}
+	n := copy(p.ip[0][:], l.IP)
+	p.local.IP = p.ip[0][:n:n]
+	n = copy(p.ip[1][:], r.IP)
+	p.remote.IP = p.ip[1][:n:n]
+	if l.IP == nil {
+		p.local.IP = nil
+	}
+	if r.IP == nil {
+		p.remote.IP = nil
+	}
+	return &p.local, &p.remote
+}
+
 // ownAddr returns a copy of a that no other connection holds: a new pointer
 // of a's concrete type where possible, an *Addr otherwise.
 func ownAddr(a net.Addr) net.Addr {

@@ -47,8 +47,7 @@ func NewConn(c net.Conn, client bool, s Sink) *Conn {
 func (c *Conn) init(nc net.Conn, client bool, s Sink, outer net.Conn) {
 	c.Conn = nc
 	c.sink = s
-	c.local = ownAddr(nc.LocalAddr())
-	c.remote = ownAddr(nc.RemoteAddr())
+	c.local, c.remote = ownAddrs(nc.LocalAddr(), nc.RemoteAddr())
 	c.rd = newParser(Received, !client)
 	c.wr = newParser(Sent, client)
 	c.outer = outer
