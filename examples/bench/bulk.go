@@ -144,6 +144,11 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 	defer wg.Wait()
 	defer cancel()
 	var cnt counters
+	// The writer copies only while a window is open (and during the
+	// warm-up): the parent alternates short windows of the two bulk
+	// configurations, and a paused one must leave the machine to the other.
+	// A paused writer waits for the read lock, which pause holds.
+	var gate sync.RWMutex
 	wg.Go(func() {
 		// grpc-go's framer writes frames into a 32 KiB buffer and writes
 		// the buffer to the conn when full: what is written was just
@@ -151,8 +156,11 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 		wbuf := make([]byte, bulkChunk)
 		for ctx.Err() == nil {
 			for p := stream; len(p) > 0; {
+				gate.RLock()
 				n := copy(wbuf, p)
-				if _, err := w.Write(wbuf[:n]); err != nil {
+				_, err := w.Write(wbuf[:n])
+				gate.RUnlock()
+				if err != nil {
 					return
 				}
 				p = p[n:]
@@ -177,6 +185,13 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 		r.Close()
 	}()
 	time.Sleep(f.warmup)
+	gate.Lock()
+	paused := true
+	defer func() {
+		if paused {
+			gate.Unlock()
+		}
+	}()
 	out.printf("ready")
-	return windowLoop(f, out, cmds, &cnt, nil)
+	return windowLoopAround(f, out, cmds, &cnt, func() { gate.Unlock(); paused = false }, func(*result) { gate.Lock(); paused = true })
 }

@@ -97,6 +97,16 @@ func (c *counters) snap() snapshot {
 	}
 }
 
+// add adds the counts and times of another window of the same process.
+func (r *result) add(o result) {
+	r.Seconds += o.Seconds
+	r.Ops += o.Ops
+	r.Bytes += o.Bytes
+	r.Errors += o.Errors
+	r.Mallocs += o.Mallocs
+	r.CPUSeconds += o.CPUSeconds
+}
+
 func window(a, b snapshot) result {
 	return result{
 		Seconds: b.at.Sub(a.at).Seconds(), Ops: b.ops - a.ops, Bytes: b.bytes - a.bytes,
@@ -184,6 +194,13 @@ func (l *lineWriter) result(r result) {
 // windowLoop serves start and stop commands for a side whose load runs on its
 // own, until stdin ends. onStop, if not nil, adds to the window's result.
 func windowLoop(f childFlags, out *lineWriter, cmds <-chan string, c *counters, onStop func(*result)) error {
+	return windowLoopAround(f, out, cmds, c, nil, onStop)
+}
+
+// windowLoopAround is windowLoop for a side whose load runs only while a
+// window is open: open, if not nil, resumes the load as the window opens, and
+// the window's result is taken before onStop pauses it.
+func windowLoopAround(f childFlags, out *lineWriter, cmds <-chan string, c *counters, open func(), onStop func(*result)) error {
 	var start snapshot
 	var prof *profiler
 	for cmd := range cmds {
@@ -191,6 +208,9 @@ func windowLoop(f childFlags, out *lineWriter, cmds <-chan string, c *counters, 
 		case "start":
 			prof = startProfile(f.profile)
 			start = c.snap()
+			if open != nil {
+				open()
+			}
 			out.printf("started")
 		case "stop":
 			r := window(start, c.snap())

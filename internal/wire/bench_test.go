@@ -81,9 +81,15 @@ func feedInChunks(p *parser, stream []byte, s Sink) {
 }
 
 func BenchmarkObserverFeed(b *testing.B) {
+	for _, dir := range []Direction{Received, Sent} {
+		b.Run(dir.String(), func(b *testing.B) { benchmarkFeed(b, dir) })
+	}
+}
+
+func benchmarkFeed(b *testing.B, dir Direction) {
 	stream, frames := grpcStream(b, 1000, 0, 1024, false)
 	sink := &countingSink{}
-	p := newParser(Received, false)
+	p := newParser(dir, false)
 	b.SetBytes(int64(len(stream)))
 	b.ReportAllocs()
 	b.ResetTimer()
