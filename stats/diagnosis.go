@@ -17,16 +17,20 @@ import (
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
 func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason conntrack.Reason, initiator conntrack.Initiator) {
-	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() {
+	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() || !diagnose.Considered(reason) {
 		return
 	}
+	// The intervals are copied, so that only an end that is diagnosed
+	// moves anything to the heap: a slice of snap would move snap, on
+	// every end.
+	intervals := snap.PeerPingIntervals
 	f := diagnose.Facts{
 		Side:            h.side,
 		Reason:          reason,
 		Initiator:       initiator,
 		Lifetime:        time.Since(c.Begin),
 		LastRTT:         snap.LastRTT,
-		PingIntervals:   snap.PeerPingIntervals[:snap.NPeerPingIntervals],
+		PingIntervals:   intervals[:snap.NPeerPingIntervals],
 		PingsSent:       snap.PingsSent,
 		Server:          h.policy.Server,
 		Enforcement:     h.policy.Enforcement,

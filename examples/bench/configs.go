@@ -20,12 +20,13 @@ import (
 const (
 	cfgBare      = "bare"      // plain grpc-go, insecure credentials
 	cfgNoop      = "noop"      // a stats.Handler that does nothing: the floor grpc-go imposes on any handler
+	cfgPolicy    = "policy"    // plain grpc-go with the keepalive policy the bundles install: what grpc-go charges for it
 	cfgGRPCPulse = "grpcpulse" // options.Server / options.Client
 	cfgOtelGRPC  = "otelgrpc"  // otelgrpc's stats handlers
 	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
 )
 
-var allConfigs = []string{cfgBare, cfgNoop, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+var allConfigs = []string{cfgBare, cfgNoop, cfgPolicy, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
 
 // providers returns an SDK meter provider with a manual reader that is never
 // collected and an SDK tracer provider that samples and records every span
@@ -57,6 +58,9 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 		return nil, nil
 	case cfgNoop:
 		return []grpc.ServerOption{grpc.StatsHandler(noopHandler{})}, nil
+	case cfgPolicy:
+		p := options.DefaultServerPolicy()
+		return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}, nil
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
@@ -81,6 +85,8 @@ func clientOptions(cfg string) ([]grpc.DialOption, error) {
 		return []grpc.DialOption{creds}, nil
 	case cfgNoop:
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(noopHandler{})}, nil
+	case cfgPolicy:
+		return []grpc.DialOption{creds, grpc.WithKeepaliveParams(options.DefaultClientParameters())}, nil
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil

@@ -104,6 +104,17 @@ func Diagnose(f Facts) (Diagnosis, bool) {
 	return Diagnosis{Facts: f, Advice: advice}, true
 }
 
+// Considered reports whether an end for this reason may be diagnosed: the
+// others never are, so their facts need not be gathered at all.
+func Considered(r conntrack.Reason) bool {
+	switch r {
+	case conntrack.ReasonTooManyPings, conntrack.ReasonKeepaliveTimeout, conntrack.ReasonMaxConnectionAge,
+		conntrack.ReasonConnectionReset, conntrack.ReasonPeerClosed, conntrack.ReasonProtocolError:
+		return true
+	}
+	return false
+}
+
 func tooManyPingsServer(f Facts) string {
 	kep := keepalive.EnforcementPolicy{}
 	if f.Enforcement != nil {

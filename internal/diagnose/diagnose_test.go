@@ -122,3 +122,21 @@ func TestSampler(t *testing.T) {
 		t.Fatalf("after a minute: %d, %v; want 199 suppressed", n, ok)
 	}
 }
+
+// Considered lets the stats handler skip gathering facts: it must be true for
+// every reason Diagnose can diagnose, on either side, with RPCs cut or not.
+func TestConsideredCoversDiagnose(t *testing.T) {
+	for _, r := range conntrack.Reasons() {
+		for _, side := range []conntrack.Side{conntrack.Server, conntrack.Client} {
+			for _, active := range []int{0, 1} {
+				_, ok := Diagnose(Facts{Side: side, Reason: r, Initiator: conntrack.InitiatorLocal, ActiveRPCs: active})
+				if ok && !Considered(r) {
+					t.Errorf("%s (%s, %d RPCs cut) is diagnosed but not Considered", r, side, active)
+				}
+			}
+		}
+	}
+	if Considered(conntrack.ReasonClientShutdown) || Considered(conntrack.ReasonServerShutdown) {
+		t.Error("an orderly shutdown is Considered: every close would gather a diagnosis's facts")
+	}
+}
