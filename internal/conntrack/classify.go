@@ -214,7 +214,7 @@ func DisconnectError(s Snapshot) string {
 	g, which := cause(s)
 	switch which {
 	case causeGoAwaySent, causeGoAwayReceived:
-		return "GOAWAY " + GoAwayCodeName(g.Code)
+		return goAwayDisconnectError(g.Code)
 	case causeViolation:
 		// A94 has no label for a violation closed without a GOAWAY
 		// (grpc-go sends none when its framer rejects a frame), and it

@@ -205,3 +205,13 @@ func TestClassifyGoAwayDebug(t *testing.T) {
 		}
 	}
 }
+
+// The GOAWAY values of DisconnectError come from a table; it must say what
+// the concatenation would, for every code a peer can send.
+func TestGoAwayDisconnectError(t *testing.T) {
+	for _, c := range []uint32{0, 1, 0xb, 0xd, 0xe, 0xff, 1 << 31, 1<<32 - 1} {
+		if got, want := goAwayDisconnectError(c), "GOAWAY "+GoAwayCodeName(c); got != want {
+			t.Errorf("code %#x: %q, want %q", c, got, want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
@@ -28,12 +27,16 @@ type Registry struct {
 
 	m sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
 	n atomic.Int64
+
+	pending unclaimed // journals not yet claimed, freed after a grace period
 }
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)
 // receive every journal's live events.
 func NewRegistry(side Side, hooks Hooks) *Registry {
-	return &Registry{side: side, hooks: hooks}
+	r := &Registry{side: side, hooks: hooks}
+	r.pending.grace = unclaimedGrace
+	return r
 }
 
 // Observe opens a journal for c and returns c wrapped by the frame observer
@@ -46,9 +49,7 @@ func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j.conn = wc
 	r.m.Store(wc.RemoteAddr(), j)
 	r.n.Add(1)
-	j.mu.Lock()
-	j.unclaimed = time.AfterFunc(unclaimedGrace, j.forgetUnclaimed)
-	j.mu.Unlock()
+	r.pending.add(j)
 	return wc.Outer(), j
 }
 

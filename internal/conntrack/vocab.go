@@ -287,3 +287,19 @@ func GoAwayCodeName(code uint32) string {
 	}
 	return http2.ErrCode(code).String()
 }
+
+// goAwayDisconnectErrors holds DisconnectError's values for a GOAWAY,
+// "GOAWAY " and the code's name, by code and with "UNKNOWN" last: built once,
+// so that recording a close concatenates no string.
+var goAwayDisconnectErrors = func() []string {
+	var s []string
+	for c := uint32(0); c <= uint32(http2.ErrCodeHTTP11Required)+1; c++ {
+		s = append(s, "GOAWAY "+GoAwayCodeName(c))
+	}
+	return s
+}()
+
+// goAwayDisconnectError returns "GOAWAY " and the name of code.
+func goAwayDisconnectError(code uint32) string {
+	return goAwayDisconnectErrors[min(code, uint32(len(goAwayDisconnectErrors)-1))]
+}

@@ -1,0 +1,80 @@
+package conntrack
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+func observePipe(t *testing.T, r *Registry) *Journal {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	_, j := r.Observe(a)
+	return j
+}
+
+// A journal no handler claims is freed after the grace period, and a claim
+// that comes later fails; a claimed one stays until it is released, and its
+// place in the unclaimed list is emptied at once, so that the list keeps no
+// journal of a closed connection alive.
+func TestUnclaimedJournalsAreFreed(t *testing.T) {
+	r := NewRegistry(Server, nil)
+	r.pending.grace = 20 * time.Millisecond
+
+	claimed := observePipe(t, r)
+	lost := observePipe(t, r)
+	late := observePipe(t, r)
+	if !claimed.Claim("conn") {
+		t.Fatal("a fresh journal could not be claimed")
+	}
+	r.pending.mu.Lock()
+	for _, j := range append(append([]*Journal(nil), r.pending.young...), r.pending.old...) {
+		if j == claimed {
+			t.Error("a claimed journal is still listed as unclaimed")
+		}
+	}
+	r.pending.mu.Unlock()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Len() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d journals held, want only the claimed one", r.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if late.Claim("conn") {
+		t.Error("a journal freed unclaimed could be claimed")
+	}
+	if got := r.Lookup(lost.conn.LocalAddr(), lost.conn.RemoteAddr()); got != nil {
+		t.Error("a freed journal is still found")
+	}
+	if got := r.Lookup(claimed.conn.LocalAddr(), claimed.conn.RemoteAddr()); got != claimed {
+		t.Error("the claimed journal is no longer found")
+	}
+	claimed.Release()
+	if r.Len() != 0 {
+		t.Errorf("%d journals held after release, want 0", r.Len())
+	}
+
+	// The sweep stops once nothing waits, and starts again for the next.
+	for {
+		r.pending.mu.Lock()
+		armed := r.pending.armed
+		r.pending.mu.Unlock()
+		if !armed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep never stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	observePipe(t, r)
+	for r.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a journal opened after the sweep stopped was never freed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
