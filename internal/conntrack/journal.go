@@ -53,16 +53,13 @@ type Journal struct {
 	peerPings  [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
 	pingData   [8]byte
 	lastGoAway [2]goAwayKey // per direction, for de-duplicating drains
+	unclaimed  *time.Timer  // frees the journal if no handler claims it
 	tag        any
 
 	side            Side
 	pingOutstanding bool
 	claimed         bool
 	forgotten       bool // freed unclaimed: a late Claim must fail
-
-	// Where the journal waits in its registry's unclaimed list.
-	pendingGen  uint32
-	pendingSlot int32
 }
 
 type goAwayKey struct {
@@ -190,12 +187,30 @@ func (j *Journal) End(e wire.End) {
 	// An unclaimed journal is not freed here: grpc-go's server tags a
 	// transport (TagConn) on another goroutine after its writer has
 	// started, so a peer that goes away at once ends the conn first. The
-	// registry frees a journal that is never claimed (see unclaimed).
+	// unclaimed timer frees a journal that is never claimed.
 }
 
 // pingEpoch anchors the monotonic times of the peer's keepalive PINGs: a
 // Duration since it takes a third of a time.Time's room.
 var pingEpoch = time.Now()
+
+// unclaimedGrace is how long a journal waits to be claimed by a stats
+// handler. grpc-go tags a transport microseconds after its handshake; a
+// conn whose transport setup fails (a bad client preface, for one) is
+// closed by grpc-go through the raw conn, so its journal may never see an
+// end at all, and only this timer frees it.
+const unclaimedGrace = 10 * time.Second
+
+func (j *Journal) forgetUnclaimed() {
+	j.mu.Lock()
+	if j.claimed {
+		j.mu.Unlock()
+		return
+	}
+	j.forgotten = true
+	j.mu.Unlock()
+	j.reg.forget(j)
+}
 
 // markClosingLocked records the first sign that the connection is ending and
 // whether a keepalive PING of this side was unanswered at that moment. It
@@ -241,11 +256,12 @@ func (j *Journal) Claim(tag any) bool {
 	if j.forgotten {
 		return false
 	}
+	if j.unclaimed != nil {
+		j.unclaimed.Stop()
+		j.unclaimed = nil
+	}
 	j.claimed = true
 	j.tag = tag
-	if j.reg != nil {
-		j.reg.pending.remove(j)
-	}
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
@@ -28,15 +29,13 @@ type Registry struct {
 	m sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
 	n atomic.Int64
 
-	pending unclaimed // journals not yet claimed, freed after a grace period
+	grace time.Duration // how long a journal waits to be claimed: unclaimedGrace
 }
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)
 // receive every journal's live events.
 func NewRegistry(side Side, hooks Hooks) *Registry {
-	r := &Registry{side: side, hooks: hooks}
-	r.pending.grace = unclaimedGrace
-	return r
+	return &Registry{side: side, hooks: hooks, grace: unclaimedGrace}
 }
 
 // Observe opens a journal for c and returns c wrapped by the frame observer
@@ -49,7 +48,9 @@ func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j.conn = wc
 	r.m.Store(wc.RemoteAddr(), j)
 	r.n.Add(1)
-	r.pending.add(j)
+	j.mu.Lock()
+	j.unclaimed = time.AfterFunc(r.grace, j.forgetUnclaimed)
+	j.mu.Unlock()
 	return wc.Outer(), j
 }
 

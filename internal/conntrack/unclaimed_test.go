@@ -16,11 +16,10 @@ func observePipe(t *testing.T, r *Registry) *Journal {
 
 // A journal no handler claims is freed after the grace period, and a claim
 // that comes later fails; a claimed one stays until it is released, and its
-// place in the unclaimed list is emptied at once, so that the list keeps no
-// journal of a closed connection alive.
+// unclaimed timer is dropped at once.
 func TestUnclaimedJournalsAreFreed(t *testing.T) {
 	r := NewRegistry(Server, nil)
-	r.pending.grace = 20 * time.Millisecond
+	r.grace = 20 * time.Millisecond
 
 	claimed := observePipe(t, r)
 	lost := observePipe(t, r)
@@ -28,13 +27,12 @@ func TestUnclaimedJournalsAreFreed(t *testing.T) {
 	if !claimed.Claim("conn") {
 		t.Fatal("a fresh journal could not be claimed")
 	}
-	r.pending.mu.Lock()
-	for _, j := range append(append([]*Journal(nil), r.pending.young...), r.pending.old...) {
-		if j == claimed {
-			t.Error("a claimed journal is still listed as unclaimed")
-		}
+	claimed.mu.Lock()
+	timer := claimed.unclaimed
+	claimed.mu.Unlock()
+	if timer != nil {
+		t.Error("a claimed journal still has its unclaimed timer")
 	}
-	r.pending.mu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
 	for r.Len() != 1 {
@@ -57,24 +55,4 @@ func TestUnclaimedJournalsAreFreed(t *testing.T) {
 		t.Errorf("%d journals held after release, want 0", r.Len())
 	}
 
-	// The sweep stops once nothing waits, and starts again for the next.
-	for {
-		r.pending.mu.Lock()
-		armed := r.pending.armed
-		r.pending.mu.Unlock()
-		if !armed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sweep never stopped")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	observePipe(t, r)
-	for r.Len() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a journal opened after the sweep stopped was never freed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
