@@ -37,13 +37,19 @@ func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
 // does nothing. Its methods are safe for concurrent use.
 //
 // The SDK span is started only when it is first needed: at the transport's
-// end, at its first event, or when an RPC links to it. It starts then with
-// the transport's begin time, so what an exporter receives is the same span
-// it would have received from a start at TagConn. What this saves is the
-// memory of a recording span and its start attributes (about 0.9 KiB, more
-// than the rest of what an idle connection costs grpcpulse) for the whole
-// life of every idle connection. What it changes is only what a span
-// processor's OnStart sees while the connection is live: nothing yet.
+// end, or earlier when an RPC links to it or a diagnosis is recorded on it.
+// It starts with the transport's begin time, and the GOAWAY events that came
+// before it are added with their own times, so what an exporter receives is
+// the span a start at TagConn would have given. What this saves is the
+// memory of a recording span (about 0.9 KiB with its attributes, more than
+// the rest of what an idle connection costs grpcpulse) for the whole life of
+// every idle connection.
+//
+// Its attributes are set once, at the end, start and end attributes
+// together: the SDK copies start attributes twice and grows its list again
+// for every later SetAttributes, which a short connection pays in garbage.
+// What changes is only what a span processor's OnStart and a sampler see:
+// a span without attributes, and while the connection is live, no span.
 type ConnSpan struct {
 	t      *Tracer // nil: connection spans are off
 	origin *Origin
@@ -51,6 +57,20 @@ type ConnSpan struct {
 	mu      sync.Mutex
 	span    trace.Span // nil until first needed
 	goAways int
+	pending *pendingGoAways // GOAWAY events before the span started
+}
+
+// pendingGoAways holds the first GOAWAY events of a transport whose span has
+// not started. A transport sees one or two (a drain is one event); a third
+// starts the span.
+type pendingGoAways struct {
+	n  int
+	ev [2]pendingGoAway
+}
+
+type pendingGoAway struct {
+	at    time.Time
+	attrs []attribute.KeyValue
 }
 
 // Origin is what a transport span says of the transport at its start.
@@ -70,21 +90,39 @@ func (t *Tracer) Prepare(c *ConnSpan, o *Origin) {
 // On reports whether c records a span.
 func (c *ConnSpan) On() bool { return c.t != nil }
 
-// started returns the span, starting it if it has not started. Call it
-// with c.mu held.
+// startAttrs returns the attributes that describe the transport itself, with
+// room for extra more.
+func (c *ConnSpan) startAttrs(extra int) []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 5+extra)
+	attrs = append(attrs, c.t.side)
+	attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, c.origin.Remote)
+	return appendAddr(attrs, attrLocalAddress, attrLocalPort, c.origin.Local)
+}
+
+// started returns the span, starting it if it has not started. A span
+// started before the end gets its start attributes at once (they say which
+// transport a link points to). Call it with c.mu held.
 func (c *ConnSpan) started() trace.Span {
 	if c.span == nil {
-		attrs := make([]attribute.KeyValue, 0, 5)
-		attrs = append(attrs, c.t.side)
-		attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, c.origin.Remote)
-		attrs = appendAddr(attrs, attrLocalAddress, attrLocalPort, c.origin.Local)
-		_, c.span = c.t.tracer.Start(context.Background(), semconv.ConnSpanName,
-			trace.WithNewRoot(),
-			trace.WithTimestamp(c.origin.Begin),
-			trace.WithSpanKind(trace.SpanKindInternal),
-			trace.WithAttributes(attrs...))
+		c.start()
+		c.span.SetAttributes(c.startAttrs(0)...)
 	}
 	return c.span
+}
+
+// start starts the span, without attributes, and adds the GOAWAY events
+// that waited for it. Call it with c.mu held.
+func (c *ConnSpan) start() {
+	_, c.span = c.t.tracer.Start(context.Background(), semconv.ConnSpanName,
+		trace.WithNewRoot(),
+		trace.WithTimestamp(c.origin.Begin),
+		trace.WithSpanKind(trace.SpanKindInternal))
+	if p := c.pending; p != nil {
+		for _, ev := range p.ev[:p.n] {
+			c.span.AddEvent(semconv.EventGoAway, trace.WithTimestamp(ev.at), trace.WithAttributes(ev.attrs...))
+		}
+		c.pending = nil
+	}
 }
 
 // The address attributes of a transport span.
@@ -135,9 +173,22 @@ func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.goAways++
-	if c.goAways <= semconv.MaxGoAwayEvents {
-		c.started().AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
+	if c.goAways > semconv.MaxGoAwayEvents {
+		return
 	}
+	if c.span == nil {
+		// Most transports see their only GOAWAY as they end: keep it
+		// for the span that the end starts.
+		if c.pending == nil {
+			c.pending = new(pendingGoAways)
+		}
+		if p := c.pending; p.n < len(p.ev) {
+			p.ev[p.n] = pendingGoAway{at: time.Now(), attrs: attrs}
+			p.n++
+			return
+		}
+	}
+	c.started().AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
 }
 
 // Event records an event on the span.
@@ -178,18 +229,25 @@ func (c *ConnSpan) End(e ConnEnd) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	span := c.started()
+	var attrs []attribute.KeyValue
+	if c.span == nil {
+		c.start()
+		attrs = c.startAttrs(6)
+	} else {
+		attrs = make([]attribute.KeyValue, 0, 6)
+	}
+	span := c.span
 	if e.Reason == conntrack.ReasonKeepaliveTimeout {
 		span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
-	span.SetAttributes(
+	span.SetAttributes(append(attrs,
 		semconv.CloseReason.String(e.Reason.String()),
 		semconv.CloseInitiator.String(e.Initiator.String()),
 		attrPingsSent.Int64(e.PingsSent),
 		attrPingsReceived.Int64(e.PingsReceived),
 		attrRPCs.Int64(e.RPCs),
 		attrGoAways.Int(c.goAways),
-	)
+	)...)
 	if e.Reason.Failure() {
 		span.SetStatus(codes.Error, e.Reason.String())
 	}

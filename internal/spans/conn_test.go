@@ -167,3 +167,51 @@ func TestConnSpanStartsWhenNeeded(t *testing.T) {
 		t.Errorf("an off ConnSpan ended a span: %d spans, want 2", n)
 	}
 }
+
+// GOAWAY events that come before the span starts wait for it and keep their
+// own times; the span then has every start and end attribute, set once.
+func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := spans.NewTracer(tp, conntrack.Client)
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
+	remote := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 443}
+
+	for _, n := range []int{1, 2, 3, tracing.MaxGoAwayEvents + 2} {
+		var c spans.ConnSpan
+		tr.Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
+		var sent []time.Time
+		for i := range n {
+			sent = append(sent, time.Now())
+			c.GoAway(spans.GoAwayAttributes(conntrack.GoAway{Dir: conntrack.Sent, Reason: conntrack.GoAwayClientShutdown, LastStreamID: uint32(i)}))
+		}
+		started := len(rec.Started())
+		c.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorLocal})
+		s := rec.Ended()[len(rec.Ended())-1]
+
+		want := min(n, tracing.MaxGoAwayEvents)
+		if len(s.Events()) != want {
+			t.Fatalf("%d GOAWAYs: %d events, want %d", n, len(s.Events()), want)
+		}
+		for i, ev := range s.Events() {
+			if ev.Time.Before(sent[i]) || (i+1 < len(sent) && ev.Time.After(sent[i+1])) {
+				t.Errorf("%d GOAWAYs: event %d at %v, want its own time (sent at %v)", n, i, ev.Time, sent[i])
+			}
+			if id, _ := attr(ev.Attributes, "grpc.goaway.last_stream_id"); id.AsInt64() != int64(i) {
+				t.Errorf("%d GOAWAYs: event %d has last_stream_id %d", n, i, id.AsInt64())
+			}
+		}
+		for _, key := range []string{"grpc.side", "network.peer.address", "network.local.port", "grpc.close.reason", "grpc.goaway.count"} {
+			if _, ok := attr(s.Attributes(), key); !ok {
+				t.Errorf("%d GOAWAYs: no %s", n, key)
+			}
+		}
+		if got, _ := attr(s.Attributes(), "grpc.goaway.count"); got.AsInt64() != int64(n) {
+			t.Errorf("%d GOAWAYs: grpc.goaway.count %d", n, got.AsInt64())
+		}
+		if n <= 2 && started != len(rec.Started())-1 {
+			t.Errorf("%d GOAWAYs started the span before its end", n)
+		}
+	}
+}
