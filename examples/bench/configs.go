@@ -24,9 +24,15 @@ const (
 	cfgGRPCPulse = "grpcpulse" // options.Server / options.Client
 	cfgOtelGRPC  = "otelgrpc"  // otelgrpc's stats handlers
 	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
+	cfgNoSpans   = "nospans"   // grpcpulse's bundles with options.WithConnectionSpans(false); only on request
 )
 
-var allConfigs = []string{cfgBare, cfgNoop, cfgPolicy, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+// defaultConfigs are the configurations compared unless -configs names
+// others; allConfigs are all that it may name.
+var (
+	defaultConfigs = []string{cfgBare, cfgNoop, cfgPolicy, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+	allConfigs     = append(append([]string(nil), defaultConfigs...), cfgNoSpans)
+)
 
 // providers returns an SDK meter provider with a manual reader that is never
 // collected and an SDK tracer provider that samples and records every span
@@ -64,6 +70,9 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
+	case cfgNoSpans:
+		mp, tp := providers()
+		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithConnectionSpans(false)), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
@@ -90,6 +99,9 @@ func clientOptions(cfg string) ([]grpc.DialOption, error) {
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
+	case cfgNoSpans:
+		mp, tp := providers()
+		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithConnectionSpans(false)), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
