@@ -99,13 +99,23 @@ func idleClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 	})
 }
 
-// loadClient runs the unary or the churn workload from the moment it is
-// started until stdin ends; the parent reads windows of it.
+// loadClient runs the unary or the churn workload: during its warm-up and
+// then only while a window is open, since the parent measures the
+// configurations in turns and a paused one must leave the machine to the
+// others. A paused worker waits for the read lock, which pause holds.
 func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
+	var gate sync.RWMutex
+	paused := false
+	defer func() {
+		// Let paused workers see the cancellation.
+		cancel()
+		if paused {
+			gate.Unlock()
+		}
+	}()
 	var c counters
 	if f.workload == wlUnary {
 		cc, err := grpc.NewClient(f.addr, opts...)
@@ -120,7 +130,10 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		for range f.callers {
 			wg.Go(func() {
 				for ctx.Err() == nil {
-					if err := check(ctx, hc); err != nil {
+					gate.RLock()
+					err := check(ctx, hc)
+					gate.RUnlock()
+					if err != nil {
 						if ctx.Err() == nil {
 							c.errs.Add(1)
 						}
@@ -134,11 +147,13 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		for range f.workers {
 			wg.Go(func() {
 				for ctx.Err() == nil {
+					gate.RLock()
 					cc, err := grpc.NewClient(f.addr, opts...)
 					if err == nil {
 						err = check(ctx, healthpb.NewHealthClient(cc))
 						_ = cc.Close()
 					}
+					gate.RUnlock()
 					switch {
 					case ctx.Err() != nil:
 					case err != nil:
@@ -151,8 +166,10 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		}
 	}
 	time.Sleep(f.warmup)
+	gate.Lock()
+	paused = true
 	out.printf("ready")
-	return windowLoop(f, out, cmds, &c, nil)
+	return windowLoopAround(f, out, cmds, &c, func() { gate.Unlock(); paused = false }, func(*result) { gate.Lock(); paused = true })
 }
 
 // streamClient pulls one warm-up stream, then one measured stream of f.msgs

@@ -165,7 +165,7 @@ func TestCancel(t *testing.T) {
 
 func TestParams(t *testing.T) {
 	for _, args := range [][]string{
-		{"-workloads=nope"}, {"-configs=bare,nope"}, {"-rounds=0"}, {"-duration=0s"}, {"extra"},
+		{"-workloads=nope"}, {"-configs=bare,nope"}, {"-rounds=0"}, {"-duration=0s"}, {"-turns=0"}, {"extra"},
 	} {
 		if _, err := parseParams(args, new(bytes.Buffer)); err == nil {
 			t.Errorf("%q accepted", args)

@@ -28,6 +28,7 @@ type params struct {
 	configs      []string
 	json         bool
 	profileDir   string
+	turns        int
 	args         []string // as given, for the command line in the report
 }
 
@@ -36,7 +37,8 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&p.rounds, "rounds", 5, "rounds; every configuration is measured once per round, and the median is reported")
-	fs.DurationVar(&p.duration, "duration", 3*time.Second, "measurement window of the unary, churn and bulk-copy workloads")
+	fs.DurationVar(&p.duration, "duration", 3*time.Second, "measured time of each configuration per round in the unary, churn and bulk-copy workloads, split into -turns windows")
+	fs.IntVar(&p.turns, "turns", 10, "windows of each configuration per round in the loaded workloads, measured in turns with the other configurations")
 	fs.DurationVar(&p.warmup, "warmup", time.Second, "load run before each window of the unary, churn and bulk-copy workloads")
 	fs.IntVar(&p.conns, "conns", 2000, "connections held open by the idle workload")
 	fs.IntVar(&p.callers, "callers", 32, "concurrent callers on one connection in the unary workload")
@@ -46,7 +48,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
 	configs := fs.String("configs", strings.Join(defaultConfigs, ","), "configurations to compare, comma-separated (also: "+cfgNoSpans+", the bundles without connection spans)")
 	fs.BoolVar(&p.json, "json", false, "write the results as JSON instead of a Markdown table")
-	fs.StringVar(&p.profileDir, "profile", "", "write CPU and allocation profiles of every measurement window, per side, into this directory")
+	fs.StringVar(&p.profileDir, "profile", "", "write CPU and allocation profiles of each configuration's last window of every round, per side, into this directory")
 	quick := fs.Bool("quick", false, "a validation run in under 2 minutes: one round, short windows, fewer connections and messages (flags given explicitly still apply)")
 	if err := fs.Parse(args); err != nil {
 		return p, err
@@ -58,7 +60,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range map[string]string{
-			"rounds": "3", "duration": "500ms", "warmup": "200ms", "conns": "500",
+			"rounds": "3", "duration": "600ms", "turns": "3", "warmup": "200ms", "conns": "500",
 			"stream16-msgs": "100000", "stream1k-msgs": "30000",
 		} {
 			if !set[name] {
@@ -76,6 +78,8 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	switch {
 	case p.rounds < 1:
 		return p, errors.New("-rounds must be at least 1")
+	case p.turns < 1:
+		return p, errors.New("-turns must be at least 1")
 	case p.duration <= 0:
 		return p, errors.New("-duration must be positive")
 	case p.warmup < 0:
@@ -116,35 +120,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	for round := range p.rounds {
 		for _, wl := range p.workloads {
-			// Rotate the order every round, so that no configuration
-			// always runs first or right after another workload.
-			if wl == wlBulk {
-				ms, err := measureBulk(ctx, p, round)
-				if err != nil {
-					return fmt.Errorf("round %d, %s: %w", round+1, wl, err)
-				}
-				for _, cfg := range p.configs {
-					if m, ok := ms[cfg]; ok {
-						res.add(wl, cfg, m)
-						fmt.Fprintf(stderr, "round %d/%d  %-9s %-9s %s  (%s elapsed)\n", round+1, p.rounds, wl, cfg,
-							res.brief(wl, m), time.Since(start).Round(time.Second))
-					}
-				}
-				continue
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			n := len(p.configs)
-			for i := range n {
-				cfg := p.configs[(i+round)%n]
-				if err := ctx.Err(); err != nil {
-					return err
+			var ms map[string]map[string]float64
+			var err error
+			switch wl {
+			case wlIdle:
+				ms, err = measureIdle(ctx, p, round)
+			case wlBulk:
+				ms, err = measureBulk(ctx, p, round)
+			default:
+				ms, err = measureInterleaved(ctx, p, wl, round)
+			}
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round+1, wl, err)
+			}
+			for _, cfg := range p.configs {
+				if m, ok := ms[cfg]; ok {
+					res.add(wl, cfg, m)
+					fmt.Fprintf(stderr, "round %d/%d  %-9s %-9s %s  (%s elapsed)\n", round+1, p.rounds, wl, cfg,
+						res.brief(wl, m), time.Since(start).Round(time.Second))
 				}
-				m, err := measure(ctx, p, wl, cfg, round)
-				if err != nil {
-					return fmt.Errorf("round %d, %s, %s: %w", round+1, wl, cfg, err)
-				}
-				res.add(wl, cfg, m)
-				fmt.Fprintf(stderr, "round %d/%d  %-9s %-9s %s  (%s elapsed)\n", round+1, p.rounds, wl, cfg,
-					res.brief(wl, m), time.Since(start).Round(time.Second))
 			}
 		}
 	}
@@ -162,14 +159,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // their conns exactly as one of those two does.
 func hasBulkVariant(cfg string) bool { return cfg == cfgBare || cfg == cfgGRPCPulse }
 
-// measure runs one workload in one configuration once and returns its
-// metrics.
-func measure(ctx context.Context, p params, wl, cfg string, round int) (map[string]float64, error) {
-	// Generous limits: a child that hangs is killed, never waited for
-	// forever.
-	limit := 3*time.Minute + 2*(p.duration+p.warmup)
-	ctx, cancel := context.WithTimeout(ctx, limit+time.Minute)
-	defer cancel()
+// sliceOrder returns the order of the configurations in turn k of round:
+// rotated every round and reversed every other turn (ABC CBA BCA ACB ...), so
+// that none always goes first or follows the same one.
+//
+// Each round of a loaded workload measures every configuration in p.turns
+// windows, taking turns. Throughput on a shared 2-core machine moves by
+// several percent within seconds, so configurations are measured in short
+// turns, in processes started together, rather than one after the other:
+// drift then falls on all of them alike.
+func sliceOrder(n, round, k int) []int {
+	order := make([]int, n)
+	for i := range n {
+		order[i] = (i + round) % n
+	}
+	if k%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
+}
+
+// limitOf is how long the suite waits for a child's answer: generous, so
+// that a child that hangs is killed, never waited for forever.
+func limitOf(p params) time.Duration { return 3*time.Minute + 2*(p.duration+p.warmup) }
+
+// pair is the server and client processes of one configuration.
+type pair struct {
+	cfg      string
+	srv, cli *proc
+}
+
+// startPair starts the server and the client of one configuration and waits
+// until the client is ready: connected, warmed up and, for the unary and
+// churn loads, paused until its first window.
+func startPair(ctx context.Context, p params, wl, cfg string, round int, msgs uint64) (*pair, error) {
+	limit := limitOf(p)
 	common := []string{"-config=" + cfg, "-workload=" + wl}
 	profile := func(side string) []string {
 		if p.profileDir == "" {
@@ -177,14 +201,13 @@ func measure(ctx context.Context, p params, wl, cfg string, round int) (map[stri
 		}
 		return []string{"-profile=" + filepath.Join(p.profileDir, fmt.Sprintf("%s-%s-%s-r%d", wl, cfg, side, round+1))}
 	}
-
-	srv, err := startProc(ctx, "server", append(append([]string{"-role=server"}, common...), profile("server")...)...)
+	srv, err := startProc(ctx, cfg+" server", append(append([]string{"-role=server"}, common...), profile("server")...)...)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.close()
 	addr, err := srv.expect("addr", limit)
 	if err != nil {
+		srv.close()
 		return nil, err
 	}
 	cargs := append([]string{"-role=client", "-addr=" + addr}, common...)
@@ -196,74 +219,142 @@ func measure(ctx context.Context, p params, wl, cfg string, round int) (map[stri
 	case wlChurn:
 		cargs = append(cargs, "-workers="+strconv.Itoa(p.workers), "-warmup="+p.warmup.String())
 	case wlStream16:
-		cargs = append(cargs, "-size=16", "-msgs="+strconv.FormatUint(p.stream16Msgs, 10))
+		cargs = append(cargs, "-size=16", "-msgs="+strconv.FormatUint(msgs, 10))
 	case wlStream1K:
-		cargs = append(cargs, "-size=1024", "-msgs="+strconv.FormatUint(p.stream1KMsgs, 10))
+		cargs = append(cargs, "-size=1024", "-msgs="+strconv.FormatUint(msgs, 10))
 	}
-	cli, err := startProc(ctx, "client", append(cargs, profile("client")...)...)
+	cli, err := startProc(ctx, cfg+" client", append(cargs, profile("client")...)...)
 	if err != nil {
+		srv.close()
 		return nil, err
 	}
-	defer cli.close()
 	if _, err := cli.expect("ready", limit); err != nil {
+		cli.close()
+		srv.close()
 		return nil, err
 	}
-
-	var sr, cr result
-	switch wl {
-	case wlStream16, wlStream1K:
-		// The client's window is its stream, from request to last
-		// message; the server's encloses it.
-		if err := srv.start(limit); err != nil {
-			return nil, err
-		}
-		if err := cli.start(limit); err != nil {
-			return nil, err
-		}
-		if cr, err = cli.result(limit); err != nil {
-			return nil, err
-		}
-		if err := srv.send("stop"); err != nil {
-			return nil, err
-		}
-		if sr, err = srv.result(limit); err != nil {
-			return nil, err
-		}
-	case wlIdle:
-		rs, err := windows(ctx, 0, limit, srv, cli)
-		if err != nil {
-			return nil, err
-		}
-		sr, cr = rs[0], rs[1]
-	default:
-		rs, err := windows(ctx, p.duration, limit, srv, cli)
-		if err != nil {
-			return nil, err
-		}
-		sr, cr = rs[0], rs[1]
-	}
-	// Close the client first, so that the server sees ordinary client
-	// closes, and report a child that did not end cleanly.
-	if err := cli.close(); err != nil {
-		return nil, err
-	}
-	if err := srv.close(); err != nil {
-		return nil, err
-	}
-	return metricsOf(wl, p, sr, cr)
+	return &pair{cfg: cfg, srv: srv, cli: cli}, nil
 }
 
-// bulkSlices is how many windows of each bulk configuration a round
-// alternates: the copy is a single connection's throughput, which moves by
-// several percent within seconds on a shared machine, so the two are measured
-// in short turns rather than one after the other.
-const bulkSlices = 10
+// window measures one window of the pair's workload: a stream (the client's
+// window is its stream, from request to last message; the server's encloses
+// it), or d of the running load.
+func (pr *pair) window(ctx context.Context, p params, wl string, d time.Duration) (sr, cr result, err error) {
+	limit := limitOf(p)
+	switch wl {
+	case wlStream16, wlStream1K:
+		if err := pr.srv.start(limit); err != nil {
+			return sr, cr, err
+		}
+		if err := pr.cli.start(limit); err != nil {
+			return sr, cr, err
+		}
+		if cr, err = pr.cli.result(limit); err != nil {
+			return sr, cr, err
+		}
+		if err := pr.srv.send("stop"); err != nil {
+			return sr, cr, err
+		}
+		sr, err = pr.srv.result(limit)
+		return sr, cr, err
+	}
+	rs, err := windows(ctx, d, limit, pr.srv, pr.cli)
+	if err != nil {
+		return sr, cr, err
+	}
+	return rs[0], rs[1], nil
+}
+
+// close ends the client first, so that the server sees ordinary client
+// closes, and reports a child that did not end cleanly.
+func (pr *pair) close() error {
+	return errors.Join(pr.cli.close(), pr.srv.close())
+}
+
+// measureIdle opens the idle connections of each configuration in turn, each
+// pair alone on the machine, and returns their memory.
+func measureIdle(ctx context.Context, p params, round int) (map[string]map[string]float64, error) {
+	out := make(map[string]map[string]float64, len(p.configs))
+	for _, i := range sliceOrder(len(p.configs), round, 0) {
+		cfg := p.configs[i]
+		pr, err := startPair(ctx, p, wlIdle, cfg, round, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg, err)
+		}
+		sr, cr, err := pr.window(ctx, p, wlIdle, 0)
+		if cerr := pr.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg, err)
+		}
+		if out[cfg], err = metricsOf(wlIdle, p, sr, cr); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg, err)
+		}
+	}
+	return out, nil
+}
+
+// measureInterleaved runs a loaded workload (unary, churn or a stream) in
+// every configuration at once, each in its own server and client processes,
+// and measures them in turns: p.turns windows of each, of duration/turns,
+// or for a stream of a turns-th of its messages. Each configuration's
+// metrics are over all of its windows.
+func measureInterleaved(ctx context.Context, p params, wl string, round int) (map[string]map[string]float64, error) {
+	var msgs uint64
+	switch wl {
+	case wlStream16:
+		msgs = max(p.stream16Msgs/uint64(p.turns), 1)
+	case wlStream1K:
+		msgs = max(p.stream1KMsgs/uint64(p.turns), 1)
+	}
+	pairs := make([]*pair, len(p.configs))
+	defer func() {
+		for _, pr := range pairs {
+			if pr != nil {
+				pr.close()
+			}
+		}
+	}()
+	// One at a time: each warms up alone, then pauses.
+	for _, i := range sliceOrder(len(p.configs), round, 0) {
+		pr, err := startPair(ctx, p, wl, p.configs[i], round, msgs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.configs[i], err)
+		}
+		pairs[i] = pr
+	}
+	srvSum := make([]result, len(pairs))
+	cliSum := make([]result, len(pairs))
+	d := max(p.duration/time.Duration(p.turns), time.Millisecond)
+	for k := range p.turns {
+		for _, i := range sliceOrder(len(pairs), round, k) {
+			sr, cr, err := pairs[i].window(ctx, p, wl, d)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", pairs[i].cfg, err)
+			}
+			srvSum[i].add(sr)
+			cliSum[i].add(cr)
+		}
+	}
+	out := make(map[string]map[string]float64, len(pairs))
+	for i, pr := range pairs {
+		err := pr.close()
+		pairs[i] = nil
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pr.cfg, err)
+		}
+		if out[pr.cfg], err = metricsOf(wl, p, srvSum[i], cliSum[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", pr.cfg, err)
+		}
+	}
+	return out, nil
+}
 
 // measureBulk runs the bulk copy of every configuration that has a bulk
 // variant, each in a process of its own, started together and measured in
-// alternating windows (bulkSlices of each, in the order ABBA... so that
-// neither always goes first), and returns each one's metrics over all of its
-// windows.
+// alternating windows (p.turns of each, in sliceOrder), and returns each
+// one's metrics over all of its windows.
 func measureBulk(ctx context.Context, p params, round int) (map[string]map[string]float64, error) {
 	var cfgs []string
 	for _, cfg := range p.configs {
@@ -274,7 +365,7 @@ func measureBulk(ctx context.Context, p params, round int) (map[string]map[strin
 	if len(cfgs) == 0 {
 		return nil, nil
 	}
-	limit := 3*time.Minute + 2*(p.duration+p.warmup)
+	limit := limitOf(p)
 	ctx, cancel := context.WithTimeout(ctx, limit+time.Minute)
 	defer cancel()
 	procs := make([]*proc, len(cfgs))
@@ -296,13 +387,9 @@ func measureBulk(ctx context.Context, p params, round int) (map[string]map[strin
 		}
 	}
 	sums := make([]result, len(procs))
-	slice := max(p.duration/bulkSlices, time.Millisecond)
-	for k := range bulkSlices {
-		for j := range procs {
-			i := j
-			if (k+round)%2 == 1 {
-				i = len(procs) - 1 - j
-			}
+	slice := max(p.duration/time.Duration(p.turns), time.Millisecond)
+	for k := range p.turns {
+		for _, i := range sliceOrder(len(procs), round, k) {
 			rs, err := windows(ctx, slice, limit, procs[i])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", cfgs[i], err)
