@@ -15,4 +15,12 @@
 // Spans stay small however long a transport lives: keepalive PINGs are
 // counted in attributes, never recorded as events, and at most
 // MaxGoAwayEvents GOAWAY events are kept per span.
+//
+// An idle transport holds no span at all: its span is started when it is
+// first needed (at the transport's end, or earlier when an RPC links to it
+// or TransportSpanContext asks for it), with the transport's start time, and
+// GOAWAY events that came before keep their own times. Exporters receive the
+// same span either way; what a span processor's OnStart and a sampler see
+// differs: the span appears only then, and a span started at the end starts
+// without attributes and gets them all at once.
 package tracing
