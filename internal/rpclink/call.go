@@ -130,31 +130,13 @@ func (c *Call) Cause() (conntrack.Reason, bool) { return c.reason, c.failed }
 
 type attemptKey struct{}
 
-// attemptCtx is a context carrying an Attempt, allocated with it: one
-// allocation per attempt where context.WithValue and the Attempt would take
-// two. Value answers for the attempt and defers everything else to the
-// parent, as context.WithValue does.
-type attemptCtx struct {
-	context.Context
-	a Attempt
-}
-
-func (c *attemptCtx) Value(key any) any {
-	if key == (attemptKey{}) {
-		return &c.a
-	}
-	return c.Context.Value(key)
-}
-
-func (c *attemptCtx) String() string { return "rpclink.WithAttempt" }
-
 // WithAttempt returns ctx carrying a new attempt of fullMethod
 // ("/pkg.Service/Method"), and the attempt. On a server the handler's
 // context derives from it, so the interceptor finds the attempt there.
 func WithAttempt(ctx context.Context, fullMethod string) (context.Context, *Attempt) {
-	c := &attemptCtx{Context: ctx}
-	c.a.fullMethod = fullMethod
-	return c, &c.a
+	ctx, a := carry[attemptKey, Attempt](ctx)
+	a.fullMethod = fullMethod
+	return ctx, a
 }
 
 // AttemptFrom returns the Attempt stored in ctx, or nil.
@@ -179,25 +161,9 @@ func (c *Call) LastAttempt() *Attempt { return c.last.Load() }
 
 type callKey struct{}
 
-// callCtx is a context carrying a Call, allocated with it (see attemptCtx).
-type callCtx struct {
-	context.Context
-	c Call
-}
-
-func (c *callCtx) Value(key any) any {
-	if key == (callKey{}) {
-		return &c.c
-	}
-	return c.Context.Value(key)
-}
-
-func (c *callCtx) String() string { return "rpclink.WithCall" }
-
 // WithCall returns ctx carrying a new Call, and the Call.
 func WithCall(ctx context.Context) (context.Context, *Call) {
-	c := &callCtx{Context: ctx}
-	return c, &c.c
+	return carry[callKey, Call](ctx)
 }
 
 // CallFrom returns the Call stored in ctx, or nil.

@@ -31,13 +31,16 @@ type Conn struct {
 	// RPC): their spans get the transport's GOAWAY events, and those still
 	// in flight when the transport begins to end are the ones its teardown
 	// cuts.
+	// The counts are int32 and packed, as every live connection holds
+	// them: HTTP/2 streams in flight on one transport fit with room to
+	// spare.
 	mu       sync.Mutex
 	inflight *Attempt
-	active   int
+	cutRPCs  *[4]Cut // some of the attempts cut, for the diagnosis; allocated only if there are any
+	active   int32
+	cut      int32 // attempts in flight when the transport began to end
+	nCutRPCs uint8
 	closing  bool
-	cut      int     // attempts in flight when the transport began to end
-	cutRPCs  *[4]Cut // some of them, for the diagnosis; allocated only if there are any
-	nCutRPCs int
 }
 
 // Cut is an RPC attempt the transport's teardown cut.
@@ -120,7 +123,7 @@ func (c *Conn) MarkClosing() {
 	if c.inflight != nil {
 		c.cutRPCs = new([4]Cut)
 	}
-	for a := c.inflight; a != nil && c.nCutRPCs < len(c.cutRPCs); a = a.next {
+	for a := c.inflight; a != nil && int(c.nCutRPCs) < len(c.cutRPCs); a = a.next {
 		c.cutRPCs[c.nCutRPCs] = Cut{Method: a.method(), Began: a.began}
 		c.nCutRPCs++
 	}
@@ -133,12 +136,12 @@ func (c *Conn) CutRPCs() (int, []Cut) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closing {
-		return c.active, nil
+		return int(c.active), nil
 	}
 	if c.cutRPCs == nil {
-		return c.cut, nil
+		return int(c.cut), nil
 	}
-	return c.cut, append([]Cut(nil), c.cutRPCs[:c.nCutRPCs]...)
+	return int(c.cut), append([]Cut(nil), c.cutRPCs[:c.nCutRPCs]...)
 }
 
 // ActiveAtEnd reports whether the teardown cut attempts.
@@ -163,26 +166,9 @@ func (c *Conn) Snapshot() conntrack.Snapshot {
 type connKey struct{}
 
 // NewConn returns a new Conn and a context derived from parent that carries
-// it. Both are one allocation: the context is the Conn's own, not a
-// context.WithValue around it, as one more object per connection would be.
+// it, in one allocation.
 func NewConn(parent context.Context) (context.Context, *Conn) {
-	x := &connCtx{Context: parent}
-	return x, &x.c
-}
-
-// connCtx is a context carrying a Conn: what context.WithValue would make,
-// with the value inside.
-type connCtx struct {
-	context.Context
-	c Conn
-}
-
-// Value returns the Conn for connKey and asks the parent for anything else.
-func (x *connCtx) Value(key any) any {
-	if key == (connKey{}) {
-		return &x.c
-	}
-	return x.Context.Value(key)
+	return carry[connKey, Conn](parent)
 }
 
 // ConnFrom returns the Conn stored in ctx, or nil.
