@@ -144,11 +144,8 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 	defer wg.Wait()
 	defer cancel()
 	var cnt counters
-	// The writer copies only while a window is open (and during the
-	// warm-up): the parent alternates short windows of the two bulk
-	// configurations, and a paused one must leave the machine to the other.
-	// A paused writer waits for the read lock, which pause holds.
-	var gate sync.RWMutex
+	// The writer copies only during the warm-up and inside windows.
+	var g gate
 	wg.Go(func() {
 		// grpc-go's framer writes frames into a 32 KiB buffer and writes
 		// the buffer to the conn when full: what is written was just
@@ -156,10 +153,10 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 		wbuf := make([]byte, bulkChunk)
 		for ctx.Err() == nil {
 			for p := stream; len(p) > 0; {
-				gate.RLock()
+				g.enter()
 				n := copy(wbuf, p)
 				_, err := w.Write(wbuf[:n])
-				gate.RUnlock()
+				g.leave()
 				if err != nil {
 					return
 				}
@@ -185,13 +182,6 @@ func runBulk(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan str
 		r.Close()
 	}()
 	time.Sleep(f.warmup)
-	gate.Lock()
-	paused := true
-	defer func() {
-		if paused {
-			gate.Unlock()
-		}
-	}()
-	out.printf("ready")
-	return windowLoopAround(f, out, cmds, &cnt, func() { gate.Unlock(); paused = false }, func(*result) { gate.Lock(); paused = true })
+	defer g.release()
+	return g.serve(f, out, cmds, &cnt)
 }

@@ -191,6 +191,37 @@ func (l *lineWriter) result(r result) {
 	l.printf("result %s", b)
 }
 
+// gate lets a load run only during its warm-up and while a window is open:
+// the parent measures the configurations in turns, and a paused one must
+// leave the machine to the others. A worker holds the read side for each
+// operation; pause takes the write side, so that paused workers wait.
+type gate struct {
+	mu     sync.RWMutex
+	paused bool // only the window loop's goroutine pauses and resumes
+}
+
+// enter and leave bracket one operation of a worker.
+func (g *gate) enter() { g.mu.RLock() }
+func (g *gate) leave() { g.mu.RUnlock() }
+
+func (g *gate) pause()  { g.mu.Lock(); g.paused = true }
+func (g *gate) resume() { g.paused = false; g.mu.Unlock() }
+
+// release lets paused workers go, so that they see their load end.
+func (g *gate) release() {
+	if g.paused {
+		g.resume()
+	}
+}
+
+// serve pauses the load after its warm-up, tells the parent it is ready,
+// and serves its windows, the load running only inside them.
+func (g *gate) serve(f childFlags, out *lineWriter, cmds <-chan string, c *counters) error {
+	g.pause()
+	out.printf("ready")
+	return windowLoopAround(f, out, cmds, c, g.resume, func(*result) { g.pause() })
+}
+
 // windowLoop serves start and stop commands for a side whose load runs on its
 // own, until stdin ends. onStop, if not nil, adds to the window's result.
 func windowLoop(f childFlags, out *lineWriter, cmds <-chan string, c *counters, onStop func(*result)) error {

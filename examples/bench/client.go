@@ -99,22 +99,17 @@ func idleClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 	})
 }
 
-// loadClient runs the unary or the churn workload: during its warm-up and
-// then only while a window is open, since the parent measures the
-// configurations in turns and a paused one must leave the machine to the
-// others. A paused worker waits for the read lock, which pause holds.
+// loadClient runs the unary or the churn workload, during its warm-up and
+// then only inside windows (see gate).
 func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var gate sync.RWMutex
-	paused := false
+	var g gate
 	defer func() {
 		// Let paused workers see the cancellation.
 		cancel()
-		if paused {
-			gate.Unlock()
-		}
+		g.release()
 	}()
 	var c counters
 	if f.workload == wlUnary {
@@ -130,9 +125,9 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		for range f.callers {
 			wg.Go(func() {
 				for ctx.Err() == nil {
-					gate.RLock()
+					g.enter()
 					err := check(ctx, hc)
-					gate.RUnlock()
+					g.leave()
 					if err != nil {
 						if ctx.Err() == nil {
 							c.errs.Add(1)
@@ -147,13 +142,13 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		for range f.workers {
 			wg.Go(func() {
 				for ctx.Err() == nil {
-					gate.RLock()
+					g.enter()
 					cc, err := grpc.NewClient(f.addr, opts...)
 					if err == nil {
 						err = check(ctx, healthpb.NewHealthClient(cc))
 						_ = cc.Close()
 					}
-					gate.RUnlock()
+					g.leave()
 					switch {
 					case ctx.Err() != nil:
 					case err != nil:
@@ -166,10 +161,7 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 		}
 	}
 	time.Sleep(f.warmup)
-	gate.Lock()
-	paused = true
-	out.printf("ready")
-	return windowLoopAround(f, out, cmds, &c, func() { gate.Unlock(); paused = false }, func(*result) { gate.Lock(); paused = true })
+	return g.serve(f, out, cmds, &c)
 }
 
 // streamClient pulls one warm-up stream, then one measured stream of f.msgs

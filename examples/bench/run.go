@@ -128,8 +128,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			switch wl {
 			case wlIdle:
 				ms, err = measureIdle(ctx, p, round)
-			case wlBulk:
-				ms, err = measureBulk(ctx, p, round)
 			default:
 				ms, err = measureInterleaved(ctx, p, wl, round)
 			}
@@ -159,7 +157,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // their conns exactly as one of those two does.
 func hasBulkVariant(cfg string) bool { return cfg == cfgBare || cfg == cfgGRPCPulse }
 
-// sliceOrder returns the order of the configurations in turn k of round:
+// turnOrder returns the order of the configurations in turn k of round:
 // rotated every round and reversed every other turn (ABC CBA BCA ACB ...), so
 // that none always goes first or follows the same one.
 //
@@ -168,7 +166,7 @@ func hasBulkVariant(cfg string) bool { return cfg == cfgBare || cfg == cfgGRPCPu
 // several percent within seconds, so configurations are measured in short
 // turns, in processes started together, rather than one after the other:
 // drift then falls on all of them alike.
-func sliceOrder(n, round, k int) []int {
+func turnOrder(n, round, k int) []int {
 	order := make([]int, n)
 	for i := range n {
 		order[i] = (i + round) % n
@@ -183,15 +181,16 @@ func sliceOrder(n, round, k int) []int {
 // that a child that hangs is killed, never waited for forever.
 func limitOf(p params) time.Duration { return 3*time.Minute + 2*(p.duration+p.warmup) }
 
-// pair is the server and client processes of one configuration.
+// pair is the processes of one configuration: its server and its client,
+// or for the bulk copy, which has no server, the copy alone (as cli).
 type pair struct {
 	cfg      string
 	srv, cli *proc
 }
 
-// startPair starts the server and the client of one configuration and waits
-// until the client is ready: connected, warmed up and, for the unary and
-// churn loads, paused until its first window.
+// startPair starts the processes of one configuration and waits until the
+// loading one is ready: connected, warmed up and, for the unary, churn and
+// bulk-copy loads, paused until its first window.
 func startPair(ctx context.Context, p params, wl, cfg string, round int, msgs uint64) (*pair, error) {
 	limit := limitOf(p)
 	common := []string{"-config=" + cfg, "-workload=" + wl}
@@ -200,6 +199,17 @@ func startPair(ctx context.Context, p params, wl, cfg string, round int, msgs ui
 			return nil
 		}
 		return []string{"-profile=" + filepath.Join(p.profileDir, fmt.Sprintf("%s-%s-%s-r%d", wl, cfg, side, round+1))}
+	}
+	if wl == wlBulk {
+		b, err := startProc(ctx, cfg+" bulk copy", append(append([]string{"-role=bulk", "-warmup=" + p.warmup.String()}, common...), profile("bulk")...)...)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.expect("ready", limit); err != nil {
+			b.close()
+			return nil, err
+		}
+		return &pair{cfg: cfg, cli: b}, nil
 	}
 	srv, err := startProc(ctx, cfg+" server", append(append([]string{"-role=server"}, common...), profile("server")...)...)
 	if err != nil {
@@ -257,6 +267,12 @@ func (pr *pair) window(ctx context.Context, p params, wl string, d time.Duration
 		}
 		sr, err = pr.srv.result(limit)
 		return sr, cr, err
+	case wlBulk:
+		rs, err := windows(ctx, d, limit, pr.cli)
+		if err != nil {
+			return sr, cr, err
+		}
+		return rs[0], rs[0], nil
 	}
 	rs, err := windows(ctx, d, limit, pr.srv, pr.cli)
 	if err != nil {
@@ -268,39 +284,60 @@ func (pr *pair) window(ctx context.Context, p params, wl string, d time.Duration
 // close ends the client first, so that the server sees ordinary client
 // closes, and reports a child that did not end cleanly.
 func (pr *pair) close() error {
-	return errors.Join(pr.cli.close(), pr.srv.close())
+	err := pr.cli.close()
+	if pr.srv != nil {
+		err = errors.Join(err, pr.srv.close())
+	}
+	return err
 }
 
 // measureIdle opens the idle connections of each configuration in turn, each
 // pair alone on the machine, and returns their memory.
 func measureIdle(ctx context.Context, p params, round int) (map[string]map[string]float64, error) {
 	out := make(map[string]map[string]float64, len(p.configs))
-	for _, i := range sliceOrder(len(p.configs), round, 0) {
+	for _, i := range turnOrder(len(p.configs), round, 0) {
 		cfg := p.configs[i]
-		pr, err := startPair(ctx, p, wlIdle, cfg, round, 0)
+		m, err := measureIdleOne(ctx, p, cfg, round)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg, err)
 		}
-		sr, cr, err := pr.window(ctx, p, wlIdle, 0)
-		if cerr := pr.close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg, err)
-		}
-		if out[cfg], err = metricsOf(wlIdle, p, sr, cr); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg, err)
-		}
+		out[cfg] = m
 	}
 	return out, nil
 }
 
-// measureInterleaved runs a loaded workload (unary, churn or a stream) in
-// every configuration at once, each in its own server and client processes,
-// and measures them in turns: p.turns windows of each, of duration/turns,
-// or for a stream of a turns-th of its messages. Each configuration's
-// metrics are over all of its windows.
+// measureIdleOne measures the idle connections of one configuration. Its
+// deadline kills children that hang, never waited for forever.
+func measureIdleOne(ctx context.Context, p params, cfg string, round int) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, limitOf(p)+time.Minute)
+	defer cancel()
+	pr, err := startPair(ctx, p, wlIdle, cfg, round, 0)
+	if err != nil {
+		return nil, err
+	}
+	sr, cr, err := pr.window(ctx, p, wlIdle, 0)
+	if cerr := pr.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return metricsOf(wlIdle, p, sr, cr)
+}
+
+// measureInterleaved runs a loaded workload (unary, churn, a stream or the
+// bulk copy) in every configuration that has it at once, each in processes
+// of its own, and measures them in turns: p.turns windows of each, of
+// duration/turns, or for a stream of a turns-th of its messages. Each
+// configuration's metrics are over all of its windows. The round's deadline
+// kills children that hang, never waited for forever.
 func measureInterleaved(ctx context.Context, p params, wl string, round int) (map[string]map[string]float64, error) {
+	cfgs := p.configs
+	if wl == wlBulk {
+		cfgs = slices.DeleteFunc(slices.Clone(cfgs), func(cfg string) bool { return !hasBulkVariant(cfg) })
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(cfgs))*limitOf(p)+time.Minute)
+	defer cancel()
 	var msgs uint64
 	switch wl {
 	case wlStream16:
@@ -308,7 +345,7 @@ func measureInterleaved(ctx context.Context, p params, wl string, round int) (ma
 	case wlStream1K:
 		msgs = max(p.stream1KMsgs/uint64(p.turns), 1)
 	}
-	pairs := make([]*pair, len(p.configs))
+	pairs := make([]*pair, len(cfgs))
 	defer func() {
 		for _, pr := range pairs {
 			if pr != nil {
@@ -317,10 +354,10 @@ func measureInterleaved(ctx context.Context, p params, wl string, round int) (ma
 		}
 	}()
 	// One at a time: each warms up alone, then pauses.
-	for _, i := range sliceOrder(len(p.configs), round, 0) {
-		pr, err := startPair(ctx, p, wl, p.configs[i], round, msgs)
+	for _, i := range turnOrder(len(cfgs), round, 0) {
+		pr, err := startPair(ctx, p, wl, cfgs[i], round, msgs)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.configs[i], err)
+			return nil, fmt.Errorf("%s: %w", cfgs[i], err)
 		}
 		pairs[i] = pr
 	}
@@ -328,7 +365,7 @@ func measureInterleaved(ctx context.Context, p params, wl string, round int) (ma
 	cliSum := make([]result, len(pairs))
 	d := max(p.duration/time.Duration(p.turns), time.Millisecond)
 	for k := range p.turns {
-		for _, i := range sliceOrder(len(pairs), round, k) {
+		for _, i := range turnOrder(len(pairs), round, k) {
 			sr, cr, err := pairs[i].window(ctx, p, wl, d)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", pairs[i].cfg, err)
@@ -347,63 +384,6 @@ func measureInterleaved(ctx context.Context, p params, wl string, round int) (ma
 		if out[pr.cfg], err = metricsOf(wl, p, srvSum[i], cliSum[i]); err != nil {
 			return nil, fmt.Errorf("%s: %w", pr.cfg, err)
 		}
-	}
-	return out, nil
-}
-
-// measureBulk runs the bulk copy of every configuration that has a bulk
-// variant, each in a process of its own, started together and measured in
-// alternating windows (p.turns of each, in sliceOrder), and returns each
-// one's metrics over all of its windows.
-func measureBulk(ctx context.Context, p params, round int) (map[string]map[string]float64, error) {
-	var cfgs []string
-	for _, cfg := range p.configs {
-		if hasBulkVariant(cfg) {
-			cfgs = append(cfgs, cfg)
-		}
-	}
-	if len(cfgs) == 0 {
-		return nil, nil
-	}
-	limit := limitOf(p)
-	ctx, cancel := context.WithTimeout(ctx, limit+time.Minute)
-	defer cancel()
-	procs := make([]*proc, len(cfgs))
-	for i, cfg := range cfgs {
-		args := []string{"-role=bulk", "-warmup=" + p.warmup.String(), "-config=" + cfg, "-workload=" + wlBulk}
-		if p.profileDir != "" {
-			args = append(args, "-profile="+filepath.Join(p.profileDir, fmt.Sprintf("%s-%s-bulk-r%d", wlBulk, cfg, round+1)))
-		}
-		b, err := startProc(ctx, "bulk copy "+cfg, args...)
-		if err != nil {
-			return nil, err
-		}
-		defer b.close()
-		procs[i] = b
-		// A child pauses after its warm-up: wait for that before the
-		// next starts, so that no warm-up runs beside another copy.
-		if _, err := b.expect("ready", limit); err != nil {
-			return nil, err
-		}
-	}
-	sums := make([]result, len(procs))
-	slice := max(p.duration/time.Duration(p.turns), time.Millisecond)
-	for k := range p.turns {
-		for _, i := range sliceOrder(len(procs), round, k) {
-			rs, err := windows(ctx, slice, limit, procs[i])
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", cfgs[i], err)
-			}
-			sums[i].add(rs[0])
-		}
-	}
-	out := make(map[string]map[string]float64, len(cfgs))
-	for i, cfg := range cfgs {
-		m, err := metricsOf(wlBulk, p, sums[i], sums[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg, err)
-		}
-		out[cfg] = m
 	}
 	return out, nil
 }
