@@ -17,7 +17,7 @@ import (
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
 func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason conntrack.Reason, initiator conntrack.Initiator) {
-	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() || !diagnose.Considered(reason) {
+	if !diagnose.Considered(reason) || (h.logger == nil && h.onDiagnosis == nil && !c.Span.On()) {
 		return
 	}
 	// The intervals are copied, so that only an end that is diagnosed

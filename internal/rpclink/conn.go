@@ -30,10 +30,9 @@ type Conn struct {
 	// The attempts in flight, as an intrusive list (no allocation per
 	// RPC): their spans get the transport's GOAWAY events, and those still
 	// in flight when the transport begins to end are the ones its teardown
-	// cuts.
-	// The counts are int32 and packed, as every live connection holds
-	// them: HTTP/2 streams in flight on one transport fit with room to
-	// spare.
+	// cuts. The counts are int32 and packed, as every live connection
+	// holds them: HTTP/2 streams in flight on one transport fit with room
+	// to spare.
 	mu       sync.Mutex
 	inflight *Attempt
 	cutRPCs  *[4]Cut // some of the attempts cut, for the diagnosis; allocated only if there are any
