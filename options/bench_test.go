@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/options"
 )
@@ -40,6 +41,14 @@ func setups() []struct {
 		{"bare", func() []grpc.ServerOption { return nil }, func() []grpc.DialOption {
 			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 		}},
+		{"noop", func() []grpc.ServerOption { return []grpc.ServerOption{grpc.StatsHandler(noopHandler{})} }, func() []grpc.DialOption {
+			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(noopHandler{})}
+		}},
+		{"nospans", func() []grpc.ServerOption {
+			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
+		}, func() []grpc.DialOption {
+			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
+		}},
 		{"grpcpulse", func() []grpc.ServerOption {
 			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
 		}, func() []grpc.DialOption {
@@ -63,6 +72,15 @@ func setups() []struct {
 		}},
 	}
 }
+
+// noopHandler is a stats.Handler that does nothing: the floor grpc-go sets
+// for any handler.
+type noopHandler struct{}
+
+func (noopHandler) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (noopHandler) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (noopHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (noopHandler) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // benchServer starts a health server with opts and returns a client.
 func benchServer(b *testing.B, sopts []grpc.ServerOption, copts []grpc.DialOption) *grpc.ClientConn {
@@ -101,6 +119,40 @@ func BenchmarkUnary(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkChurn measures a connection's life: dial, one Check, Close,
+// client and server in one process.
+func BenchmarkChurn(b *testing.B) {
+	for _, s := range setups() {
+		b.Run(s.name, func(b *testing.B) {
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := grpc.NewServer(s.server()...)
+			healthpb.RegisterHealthServer(srv, health.NewServer())
+			go func() { _ = srv.Serve(lis) }()
+			b.Cleanup(srv.Stop)
+			copts := s.client()
+			req := &healthpb.HealthCheckRequest{}
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					cc, err := grpc.NewClient(lis.Addr().String(), copts...)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := healthpb.NewHealthClient(cc).Check(context.Background(), req); err != nil {
+						b.Error(err)
+					}
+					_ = cc.Close()
+				}
+			})
 		})
 	}
 }

@@ -198,18 +198,15 @@ func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
 		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...))}
 	})...)
 	if c, ok := j.Tag().(*rpclink.Conn); ok {
-		// The event's attributes are built only for a span to take them:
-		// the connection's, or an RPC's in flight.
+		c.Span.GoAway(g)
+		// An RPC span's event attributes are built only when a span in
+		// flight takes them.
 		var ev []attribute.KeyValue
-		attrs := func() []attribute.KeyValue {
+		c.EachSpan(func(s trace.Span) {
 			if ev == nil {
 				ev = spans.GoAwayAttributes(g)
 			}
-			return ev
-		}
-		if c.Span.On() {
-			c.Span.GoAway(attrs())
-		}
-		c.EachSpan(func(s trace.Span) { spans.AnnotateGoAway(s, attrs()) })
+			spans.AnnotateGoAway(s, ev)
+		})
 	}
 }

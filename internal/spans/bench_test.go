@@ -27,7 +27,7 @@ func BenchmarkConnSpanLife(b *testing.B) {
 		var c spans.ConnSpan
 		o := spans.Origin{Local: local, Remote: remote, Begin: time.Now()}
 		tr.Prepare(&c, &o)
-		c.GoAway(spans.GoAwayAttributes(g))
+		c.GoAway(g)
 		c.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorPeer, RPCs: 1})
 	}
 }

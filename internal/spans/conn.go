@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
@@ -26,11 +27,52 @@ const (
 type Tracer struct {
 	tracer trace.Tracer
 	side   attribute.KeyValue
+	kind   trace.SpanStartOption // made once: each conversion allocates
+	// scratch holds attribute lists for reuse, or is nil. A transport
+	// span's attributes and events are handed to the SDK once each and
+	// copied by it (SetAttributes appends them to the span's own list,
+	// AddEvent's options copy them), so one list can serve one call after
+	// another: a short connection would otherwise leave its eleven
+	// attributes and each GOAWAY's four, about 1 KiB, as garbage. Another
+	// implementation of the trace API may keep the slice it is given, so
+	// lists are reused only with the SDK's provider.
+	scratch *sync.Pool
 }
+
+// attrList is the longest attribute list a transport span is given at once.
+type attrList [11]attribute.KeyValue
 
 // NewTracer returns a Tracer for one side.
 func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
-	return &Tracer{tracer: tp.Tracer(semconv.ScopeName, trace.WithInstrumentationVersion(semconv.Version)), side: semconv.Side.String(side.String())}
+	t := &Tracer{
+		tracer: tp.Tracer(semconv.ScopeName, trace.WithInstrumentationVersion(semconv.Version)),
+		side:   semconv.Side.String(side.String()),
+		kind:   trace.WithSpanKind(trace.SpanKindInternal),
+	}
+	if _, ok := tp.(*sdktrace.TracerProvider); ok {
+		t.scratch = &sync.Pool{New: func() any { return new(attrList) }}
+	}
+	return t
+}
+
+// list returns an empty attribute list to build on. Give it back with
+// release once the span has taken it.
+func (t *Tracer) list() []attribute.KeyValue {
+	if t.scratch == nil {
+		return make([]attribute.KeyValue, 0, len(attrList{}))
+	}
+	return t.scratch.Get().(*attrList)[:0]
+}
+
+// release puts a list from list back for reuse, cleared so that it holds no
+// strings alive, when lists are reused.
+func (t *Tracer) release(kv []attribute.KeyValue) {
+	if t.scratch == nil || cap(kv) != len(attrList{}) {
+		return
+	}
+	l := (*attrList)(kv[:len(attrList{})])
+	*l = attrList{}
+	t.scratch.Put(l)
 }
 
 // ConnSpan is the span of one transport. Its zero value is off: every method
@@ -69,8 +111,8 @@ type pendingGoAways struct {
 }
 
 type pendingGoAway struct {
-	at    time.Time
-	attrs []attribute.KeyValue
+	at time.Time
+	g  conntrack.GoAway
 }
 
 // Origin is what a transport span says of the transport at its start.
@@ -90,10 +132,9 @@ func (t *Tracer) Prepare(c *ConnSpan, o *Origin) {
 // On reports whether c records a span.
 func (c *ConnSpan) On() bool { return c.t != nil }
 
-// startAttrs returns the attributes that describe the transport itself, with
-// room for extra more.
-func (c *ConnSpan) startAttrs(extra int) []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 5+extra)
+// appendStartAttrs appends the attributes that describe the transport
+// itself.
+func (c *ConnSpan) appendStartAttrs(attrs []attribute.KeyValue) []attribute.KeyValue {
 	attrs = append(attrs, c.t.side)
 	attrs = appendAddr(attrs, attrPeerAddress, attrPeerPort, c.origin.Remote)
 	return appendAddr(attrs, attrLocalAddress, attrLocalPort, c.origin.Local)
@@ -105,24 +146,40 @@ func (c *ConnSpan) startAttrs(extra int) []attribute.KeyValue {
 func (c *ConnSpan) started() trace.Span {
 	if c.span == nil {
 		c.start()
-		c.span.SetAttributes(c.startAttrs(0)...)
+		attrs := c.appendStartAttrs(c.t.list())
+		c.span.SetAttributes(attrs...)
+		c.t.release(attrs)
 	}
 	return c.span
 }
 
 // start starts the span, without attributes, and adds the GOAWAY events
 // that waited for it. Call it with c.mu held.
+//
+// It starts from context.Background, which holds no span to be a parent, so
+// the span is a root without WithNewRoot (which costs the SDK a context and
+// a span of its own).
 func (c *ConnSpan) start() {
 	_, c.span = c.t.tracer.Start(context.Background(), semconv.ConnSpanName,
-		trace.WithNewRoot(),
-		trace.WithTimestamp(c.origin.Begin),
-		trace.WithSpanKind(trace.SpanKindInternal))
+		trace.WithTimestamp(c.origin.Begin), c.t.kind)
 	if p := c.pending; p != nil {
 		for _, ev := range p.ev[:p.n] {
-			c.span.AddEvent(semconv.EventGoAway, trace.WithTimestamp(ev.at), trace.WithAttributes(ev.attrs...))
+			c.addGoAway(ev.g, ev.at)
 		}
 		c.pending = nil
 	}
+}
+
+// addGoAway adds a GOAWAY event to the started span, at time at, or now
+// when at is zero. Call it with c.mu held.
+func (c *ConnSpan) addGoAway(g conntrack.GoAway, at time.Time) {
+	attrs := AppendGoAwayAttributes(c.t.list(), g)
+	if at.IsZero() {
+		c.span.AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
+	} else {
+		c.span.AddEvent(semconv.EventGoAway, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
+	}
+	c.t.release(attrs)
 }
 
 // The address attributes of a transport span.
@@ -166,7 +223,7 @@ func (c *ConnSpan) SpanContext() trace.SpanContext {
 }
 
 // GoAway records a GOAWAY event, up to semconv.MaxGoAwayEvents.
-func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
+func (c *ConnSpan) GoAway(g conntrack.GoAway) {
 	if !c.On() {
 		return
 	}
@@ -183,12 +240,13 @@ func (c *ConnSpan) GoAway(attrs []attribute.KeyValue) {
 			c.pending = new(pendingGoAways)
 		}
 		if p := c.pending; p.n < len(p.ev) {
-			p.ev[p.n] = pendingGoAway{at: time.Now(), attrs: attrs}
+			p.ev[p.n] = pendingGoAway{at: time.Now(), g: g}
 			p.n++
 			return
 		}
 	}
-	c.started().AddEvent(semconv.EventGoAway, trace.WithAttributes(attrs...))
+	c.started()
+	c.addGoAway(g, time.Time{})
 }
 
 // Event records an event on the span.
@@ -204,12 +262,18 @@ func (c *ConnSpan) Event(name string, attrs []attribute.KeyValue) {
 // GoAwayAttributes returns the attributes of a GOAWAY, for its span events;
 // the metric takes the same ones but the last-stream-id.
 func GoAwayAttributes(g conntrack.GoAway) []attribute.KeyValue {
-	return []attribute.KeyValue{
+	return AppendGoAwayAttributes(make([]attribute.KeyValue, 0, 4), g)
+}
+
+// AppendGoAwayAttributes appends the attributes of GoAwayAttributes to
+// attrs.
+func AppendGoAwayAttributes(attrs []attribute.KeyValue, g conntrack.GoAway) []attribute.KeyValue {
+	return append(attrs,
 		semconv.GoAwayDirection.String(g.Dir.String()),
 		semconv.GoAwayCode.String(conntrack.GoAwayCodeName(g.Code)),
 		semconv.GoAwayReason.String(g.Reason.String()),
 		semconv.GoAwayLastID.Int64(int64(g.LastStreamID)),
-	}
+	)
 }
 
 // ConnEnd describes how a transport ended.
@@ -229,25 +293,25 @@ func (c *ConnSpan) End(e ConnEnd) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var attrs []attribute.KeyValue
+	attrs := c.t.list()
 	if c.span == nil {
 		c.start()
-		attrs = c.startAttrs(6)
-	} else {
-		attrs = make([]attribute.KeyValue, 0, 6)
+		attrs = c.appendStartAttrs(attrs)
 	}
 	span := c.span
 	if e.Reason == conntrack.ReasonKeepaliveTimeout {
 		span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
-	span.SetAttributes(append(attrs,
+	attrs = append(attrs,
 		semconv.CloseReason.String(e.Reason.String()),
 		semconv.CloseInitiator.String(e.Initiator.String()),
 		attrPingsSent.Int64(e.PingsSent),
 		attrPingsReceived.Int64(e.PingsReceived),
 		attrRPCs.Int64(e.RPCs),
 		attrGoAways.Int(c.goAways),
-	)...)
+	)
+	span.SetAttributes(attrs...)
+	c.t.release(attrs)
 	if e.Reason.Failure() {
 		span.SetStatus(codes.Error, e.Reason.String())
 	}

@@ -37,7 +37,7 @@ func TestConnSpanStaysBounded(t *testing.T) {
 	var c spans.ConnSpan
 	spans.NewTracer(tp, conntrack.Client).Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
 	for range 1000 {
-		c.GoAway(spans.GoAwayAttributes(conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayOther}))
+		c.GoAway(conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayOther})
 	}
 	// A day of one keepalive ping a minute.
 	c.End(spans.ConnEnd{Reason: conntrack.ReasonKeepaliveTimeout, Initiator: conntrack.InitiatorLocal, PingsSent: 1440, PingsReceived: 3, RPCs: 7})
@@ -184,7 +184,7 @@ func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
 		var sent []time.Time
 		for i := range n {
 			sent = append(sent, time.Now())
-			c.GoAway(spans.GoAwayAttributes(conntrack.GoAway{Dir: conntrack.Sent, Reason: conntrack.GoAwayClientShutdown, LastStreamID: uint32(i)}))
+			c.GoAway(conntrack.GoAway{Dir: conntrack.Sent, Reason: conntrack.GoAwayClientShutdown, LastStreamID: uint32(i)})
 		}
 		started := len(rec.Started())
 		c.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorLocal})
