@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	mnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -48,6 +50,22 @@ func setups() []struct {
 			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
 		}, func() []grpc.DialOption {
 			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
+		}},
+		{"policy", func() []grpc.ServerOption {
+			p := options.DefaultServerPolicy()
+			return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}
+		}, func() []grpc.DialOption {
+			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(options.DefaultClientParameters())}
+		}},
+		{"nootel", func() []grpc.ServerOption {
+			return options.Server(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
+		}, func() []grpc.DialOption {
+			return options.Client(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
+		}},
+		{"nocreds", func() []grpc.ServerOption {
+			return append(options.Server(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())), grpc.Creds(insecure.NewCredentials()))
+		}, func() []grpc.DialOption {
+			return append(options.Client(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		}},
 		{"grpcpulse", func() []grpc.ServerOption {
 			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
