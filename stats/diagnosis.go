@@ -16,8 +16,9 @@ import (
 
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
+// It is called only for a reason diagnose.Considered.
 func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason conntrack.Reason, initiator conntrack.Initiator) {
-	if !diagnose.Considered(reason) || (h.logger == nil && h.onDiagnosis == nil && !c.Span.On()) {
+	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() {
 		return
 	}
 	// The intervals are copied, so that only an end that is diagnosed

@@ -142,15 +142,8 @@ func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
 }
 
 func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
-	snap := c.Snapshot()
-	if c.Journal != nil {
-		c.Journal.Release()
-	}
-	reason, initiator := conntrack.Classify(snap)
-	// Diagnosed first: whoever sees the close counted finds its record
-	// already written.
-	h.diagnose(ctx, c, snap, reason, initiator)
-	k := closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)}
+	e := h.classifyClose(ctx, c)
+	k := e.key
 	h.in.closes.Add(ctx, 1, h.in.closeOpts.get(k, func() []metric.AddOption {
 		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
 			h.in.side,
@@ -160,16 +153,53 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 			semconv.DisconnectError.String(k.disconnect),
 		))}
 	})...)
-	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), h.in.lifetimeOpts.get(reason, func() []metric.RecordOption {
-		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(h.in.side, semconv.CloseReason.String(reason.String())))}
+	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), h.in.lifetimeOpts.get(k.reason, func() []metric.RecordOption {
+		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(h.in.side, semconv.CloseReason.String(k.reason.String())))}
 	})...)
 	c.Span.End(spans.ConnEnd{
-		Reason:        reason,
-		Initiator:     initiator,
-		PingsSent:     snap.PingsSent,
-		PingsReceived: snap.PingsReceived,
+		Reason:        k.reason,
+		Initiator:     k.initiator,
+		PingsSent:     e.pingsSent,
+		PingsReceived: e.pingsReceived,
 		RPCs:          c.RPCs(),
 	})
+}
+
+// closing is what recordClose records of a transport's end.
+type closing struct {
+	key                      closeKey
+	pingsSent, pingsReceived int64
+}
+
+// classifyClose takes the journal's snapshot, frees the journal, and
+// classifies and diagnoses the end.
+//
+// It is kept out of line so that the snapshot, and the copies of it that the
+// classifier takes, are off the stack when recordClose calls into the
+// OpenTelemetry SDK: that runs on the goroutine that ends the transport,
+// whose stack is small, and every kilobyte more on the way down can make
+// the runtime copy it to a bigger one, which costs a short connection more
+// than all of grpcpulse's own work at its end.
+//
+//go:noinline
+func (h *Handler) classifyClose(ctx context.Context, c *rpclink.Conn) closing {
+	snap := c.Snapshot()
+	if c.Journal != nil {
+		c.Journal.Release()
+	}
+	reason, initiator := conntrack.Classify(snap)
+	// Diagnosed first: whoever sees the close counted finds its record
+	// already written.
+	if diagnose.Considered(reason) {
+		// Checked here: diagnose's frame, with the facts it gathers, is
+		// over a kilobyte.
+		h.diagnose(ctx, c, snap, reason, initiator)
+	}
+	return closing{
+		key:           closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)},
+		pingsSent:     snap.PingsSent,
+		pingsReceived: snap.PingsReceived,
+	}
 }
 
 // hooks records the journal's live events. It is a separate type so that
