@@ -276,6 +276,25 @@ func AppendGoAwayAttributes(attrs []attribute.KeyValue, g conntrack.GoAway) []at
 	)
 }
 
+// appendEndAttrs appends the attributes that say how the transport ended.
+//
+// It is kept out of line: the attribute values it builds take 400 bytes of
+// stack, which End would otherwise hold through the SDK calls that follow,
+// on the goroutine that ends the transport, whose stack is small (a
+// kilobyte more on the way down can make the runtime copy the whole stack).
+//
+//go:noinline
+func appendEndAttrs(attrs []attribute.KeyValue, e *ConnEnd, goAways int) []attribute.KeyValue {
+	return append(attrs,
+		semconv.CloseReason.String(e.Reason.String()),
+		semconv.CloseInitiator.String(e.Initiator.String()),
+		attrPingsSent.Int64(e.PingsSent),
+		attrPingsReceived.Int64(e.PingsReceived),
+		attrRPCs.Int64(e.RPCs),
+		attrGoAways.Int(goAways),
+	)
+}
+
 // ConnEnd describes how a transport ended.
 type ConnEnd struct {
 	Reason        conntrack.Reason
@@ -302,14 +321,7 @@ func (c *ConnSpan) End(e ConnEnd) {
 	if e.Reason == conntrack.ReasonKeepaliveTimeout {
 		span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
-	attrs = append(attrs,
-		semconv.CloseReason.String(e.Reason.String()),
-		semconv.CloseInitiator.String(e.Initiator.String()),
-		attrPingsSent.Int64(e.PingsSent),
-		attrPingsReceived.Int64(e.PingsReceived),
-		attrRPCs.Int64(e.RPCs),
-		attrGoAways.Int(c.goAways),
-	)
+	attrs = appendEndAttrs(attrs, &e, c.goAways)
 	span.SetAttributes(attrs...)
 	c.t.release(attrs)
 	if e.Reason.Failure() {
