@@ -46,6 +46,11 @@ func metricDefs(p params) []metric {
 	add(sides(wlChurn, "allocs per connection", "allocs")...)
 	add(sides(wlChurn, "CPU per connection", "µs")...)
 	add(metric{wlBulk + ".rate", wlBulk, "HTTP/2 frames over loopback TCP (bare: plain conns; grpcpulse: the frame observer on both ends)", "MB/s", true})
+	// The copy's throughput depends on how the kernel and the scheduler
+	// pair its writer and reader from one moment to the next, which on a
+	// shared machine moves it by more than the observer costs; its CPU time
+	// per byte moves much less.
+	add(metric{wlBulk + ".cpu_per_mb", wlBulk, "CPU per MB copied, writer and reader together", "µs", false})
 	return ms
 }
 
@@ -103,6 +108,9 @@ func metricsOf(wl string, p params, srv, cli result) (map[string]float64, error)
 		sides(1e9)
 	case wlBulk:
 		m[wl+".rate"] = float64(cli.Bytes) / cli.Seconds / 1e6
+		if cli.CPUSeconds > 0 && cli.Bytes > 0 {
+			m[wl+".cpu_per_mb"] = cli.CPUSeconds * 1e6 / (float64(cli.Bytes) / 1e6)
+		}
 	}
 	if e := srv.Errors + cli.Errors; e > 0 || wl == wlUnary || wl == wlChurn {
 		m[wl+".errors"] = float64(e)
