@@ -20,7 +20,8 @@ import (
 const (
 	cfgBare      = "bare"      // plain grpc-go, insecure credentials
 	cfgNoop      = "noop"      // a stats.Handler that does nothing: the floor grpc-go imposes on any handler
-	cfgPolicy    = "policy"    // plain grpc-go with the keepalive policy the bundles install: what grpc-go charges for it
+	cfgPolicy    = "policy"    // plain grpc-go with the keepalive policy the bundles install: what grpc-go charges for it; only on request
+	cfgFloor     = "floor"     // the no-op handler and that keepalive policy: what grpc-go charges for what the bundles install, before grpcpulse does anything
 	cfgGRPCPulse = "grpcpulse" // options.Server / options.Client
 	cfgOtelGRPC  = "otelgrpc"  // otelgrpc's stats handlers
 	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
@@ -30,8 +31,8 @@ const (
 // defaultConfigs are the configurations compared unless -configs names
 // others; allConfigs are all that it may name.
 var (
-	defaultConfigs = []string{cfgBare, cfgNoop, cfgPolicy, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
-	allConfigs     = append(append([]string(nil), defaultConfigs...), cfgNoSpans)
+	defaultConfigs = []string{cfgBare, cfgNoop, cfgFloor, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+	allConfigs     = append(append([]string(nil), defaultConfigs...), cfgPolicy, cfgNoSpans)
 )
 
 // providers returns an SDK meter provider with a manual reader that is never
@@ -57,6 +58,13 @@ func (noopHandler) TagConn(ctx context.Context, _ *grpcstats.ConnTagInfo) contex
 }
 func (noopHandler) HandleConn(context.Context, grpcstats.ConnStats) {}
 
+// serverPolicy returns the server options of the keepalive policy the
+// bundles install.
+func serverPolicy() []grpc.ServerOption {
+	p := options.DefaultServerPolicy()
+	return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}
+}
+
 // serverOptions returns the server side of configuration cfg.
 func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	switch cfg {
@@ -65,8 +73,9 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	case cfgNoop:
 		return []grpc.ServerOption{grpc.StatsHandler(noopHandler{})}, nil
 	case cfgPolicy:
-		p := options.DefaultServerPolicy()
-		return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}, nil
+		return serverPolicy(), nil
+	case cfgFloor:
+		return append(serverPolicy(), grpc.StatsHandler(noopHandler{})), nil
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
@@ -96,6 +105,8 @@ func clientOptions(cfg string) ([]grpc.DialOption, error) {
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(noopHandler{})}, nil
 	case cfgPolicy:
 		return []grpc.DialOption{creds, grpc.WithKeepaliveParams(options.DefaultClientParameters())}, nil
+	case cfgFloor:
+		return []grpc.DialOption{creds, grpc.WithKeepaliveParams(options.DefaultClientParameters()), grpc.WithStatsHandler(noopHandler{})}, nil
 	case cfgGRPCPulse:
 		mp, tp := providers()
 		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil

@@ -46,7 +46,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	fs.Uint64Var(&p.stream16Msgs, "stream16-msgs", 1_000_000, "16-byte messages in each measured stream")
 	fs.Uint64Var(&p.stream1KMsgs, "stream1k-msgs", 300_000, "1 KiB messages in each measured stream")
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
-	configs := fs.String("configs", strings.Join(defaultConfigs, ","), "configurations to compare, comma-separated (also: "+cfgNoSpans+", the bundles without connection spans)")
+	configs := fs.String("configs", strings.Join(defaultConfigs, ","), "configurations to compare, comma-separated (also: "+cfgPolicy+", the bundles' keepalive policy alone; "+cfgNoSpans+", the bundles without connection spans)")
 	fs.BoolVar(&p.json, "json", false, "write the results as JSON instead of a Markdown table")
 	fs.StringVar(&p.profileDir, "profile", "", "write CPU and allocation profiles of each configuration's last window of every round, per side, into this directory")
 	quick := fs.Bool("quick", false, "a validation run in under 2 minutes: one round, short windows, fewer connections and messages (flags given explicitly still apply)")
