@@ -42,58 +42,62 @@ func setups() []struct {
 	tp := func() *sdktrace.TracerProvider {
 		return sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	}
+	// The bundles' options: with SDK providers, or with the API's no-op
+	// ones, and more.
+	sdk := func(more ...options.Option) []options.Option {
+		return append([]options.Option{options.WithMeterProvider(mp()), options.WithTracerProvider(tp())}, more...)
+	}
+	noopOTel := func() []options.Option {
+		return []options.Option{options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())}
+	}
+	plain := grpc.WithTransportCredentials(insecure.NewCredentials())
 	return []struct {
 		name   string
 		server func() []grpc.ServerOption
 		client func() []grpc.DialOption
 	}{
 		{"bare", func() []grpc.ServerOption { return nil }, func() []grpc.DialOption {
-			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+			return []grpc.DialOption{plain}
 		}},
 		{"policy", func() []grpc.ServerOption {
 			p := options.DefaultServerPolicy()
 			return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}
 		}, func() []grpc.DialOption {
-			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithKeepaliveParams(options.DefaultClientParameters())}
+			return []grpc.DialOption{plain, grpc.WithKeepaliveParams(options.DefaultClientParameters())}
 		}},
 		{"noop", func() []grpc.ServerOption { return []grpc.ServerOption{grpc.StatsHandler(noopHandler{})} }, func() []grpc.DialOption {
-			return []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithStatsHandler(noopHandler{})}
+			return []grpc.DialOption{plain, grpc.WithStatsHandler(noopHandler{})}
 		}},
+		// Plain credentials given after the bundle's replace its wrapped
+		// ones: grpc-go applies options in order.
 		{"noobserver", func() []grpc.ServerOption {
-			return append(options.Server(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())), grpc.Creds(insecure.NewCredentials()))
+			return append(options.Server(noopOTel()...), grpc.Creds(insecure.NewCredentials()))
 		}, func() []grpc.DialOption {
-			return append(options.Client(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			return append(options.Client(noopOTel()...), plain)
 		}},
-		{"noopotel", func() []grpc.ServerOption {
-			return options.Server(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
-		}, func() []grpc.DialOption {
-			return options.Client(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
+		{"noopotel", func() []grpc.ServerOption { return options.Server(noopOTel()...) }, func() []grpc.DialOption {
+			return options.Client(noopOTel()...)
 		}},
 		{"nospans", func() []grpc.ServerOption {
-			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
+			return options.Server(sdk(options.WithConnectionSpans(false))...)
 		}, func() []grpc.DialOption {
-			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()), options.WithConnectionSpans(false))
+			return options.Client(sdk(options.WithConnectionSpans(false))...)
 		}},
-		{"grpcpulse", func() []grpc.ServerOption {
-			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
-		}, func() []grpc.DialOption {
-			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()))
+		{"grpcpulse", func() []grpc.ServerOption { return options.Server(sdk()...) }, func() []grpc.DialOption {
+			return options.Client(sdk()...)
 		}},
 		{"otelgrpc", func() []grpc.ServerOption {
 			return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
 				otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp())))}
 		}, func() []grpc.DialOption {
-			return []grpc.DialOption{
-				grpc.WithTransportCredentials(insecure.NewCredentials()),
+			return []grpc.DialOption{plain,
 				grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))),
 			}
 		}},
 		{"grpcpulse+otelgrpc", func() []grpc.ServerOption {
-			return options.Server(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()),
-				options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
+			return options.Server(sdk(options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))...)
 		}, func() []grpc.DialOption {
-			return options.Client(options.WithMeterProvider(mp()), options.WithTracerProvider(tp()),
-				options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
+			return options.Client(sdk(options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))...)
 		}},
 	}
 }

@@ -65,6 +65,17 @@ func serverPolicy() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}
 }
 
+// bundleOptions returns the options of grpcpulse's bundles in configuration
+// cfg (grpcpulse or nospans), with SDK providers of their own.
+func bundleOptions(cfg string) []options.Option {
+	mp, tp := providers()
+	opts := []options.Option{options.WithMeterProvider(mp), options.WithTracerProvider(tp)}
+	if cfg == cfgNoSpans {
+		opts = append(opts, options.WithConnectionSpans(false))
+	}
+	return opts
+}
+
 // serverOptions returns the server side of configuration cfg.
 func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	switch cfg {
@@ -76,12 +87,8 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 		return serverPolicy(), nil
 	case cfgFloor:
 		return append(serverPolicy(), grpc.StatsHandler(noopHandler{})), nil
-	case cfgGRPCPulse:
-		mp, tp := providers()
-		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
-	case cfgNoSpans:
-		mp, tp := providers()
-		return options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithConnectionSpans(false)), nil
+	case cfgGRPCPulse, cfgNoSpans:
+		return options.Server(bundleOptions(cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
@@ -98,21 +105,18 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 // clientOptions returns the client side of configuration cfg.
 func clientOptions(cfg string) ([]grpc.DialOption, error) {
 	creds := grpc.WithTransportCredentials(insecure.NewCredentials())
+	policy := grpc.WithKeepaliveParams(options.DefaultClientParameters())
 	switch cfg {
 	case cfgBare:
 		return []grpc.DialOption{creds}, nil
 	case cfgNoop:
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(noopHandler{})}, nil
 	case cfgPolicy:
-		return []grpc.DialOption{creds, grpc.WithKeepaliveParams(options.DefaultClientParameters())}, nil
+		return []grpc.DialOption{creds, policy}, nil
 	case cfgFloor:
-		return []grpc.DialOption{creds, grpc.WithKeepaliveParams(options.DefaultClientParameters()), grpc.WithStatsHandler(noopHandler{})}, nil
-	case cfgGRPCPulse:
-		mp, tp := providers()
-		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp)), nil
-	case cfgNoSpans:
-		mp, tp := providers()
-		return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithConnectionSpans(false)), nil
+		return []grpc.DialOption{creds, policy, grpc.WithStatsHandler(noopHandler{})}, nil
+	case cfgGRPCPulse, cfgNoSpans:
+		return options.Client(bundleOptions(cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(otelgrpc.NewClientHandler(
