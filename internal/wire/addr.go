@@ -68,17 +68,19 @@ func ownAddrs(local, remote net.Addr) (net.Addr, net.Addr) {
 		return ownAddr(local), ownAddr(remote)
 	}
 	p := &tcpAddrs{local: *l, remote: *r}
-	n := copy(p.ip[0][:], l.IP)
-	p.local.IP = p.ip[0][:n:n]
-	n = copy(p.ip[1][:], r.IP)
-	p.remote.IP = p.ip[1][:n:n]
-	if l.IP == nil {
-		p.local.IP = nil
-	}
-	if r.IP == nil {
-		p.remote.IP = nil
-	}
+	p.local.IP = cloneIPInto(&p.ip[0], l.IP)
+	p.remote.IP = cloneIPInto(&p.ip[1], r.IP)
 	return &p.local, &p.remote
+}
+
+// cloneIPInto is slices.Clone(ip) into buf: nil for nil, and no room to grow
+// into the buffer's other bytes.
+func cloneIPInto(buf *[net.IPv6len]byte, ip net.IP) net.IP {
+	if ip == nil {
+		return nil
+	}
+	n := copy(buf[:], ip)
+	return buf[:n:n]
 }
 
 // ownAddr returns a copy of a that no other connection holds: a new pointer
