@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	mnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	grpcstats "google.golang.org/grpc/stats"
@@ -26,12 +28,13 @@ const (
 	cfgOtelGRPC  = "otelgrpc"  // otelgrpc's stats handlers
 	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
 	cfgNoSpans   = "nospans"   // grpcpulse's bundles with options.WithConnectionSpans(false); only on request
+	cfgNoopOTel  = "noopotel"  // grpcpulse's bundles with OpenTelemetry's no-op providers: grpcpulse's own work, without the SDK's recording
 )
 
 // defaultConfigs are the configurations compared unless -configs names
 // others; allConfigs are all that it may name.
 var (
-	defaultConfigs = []string{cfgBare, cfgNoop, cfgFloor, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+	defaultConfigs = []string{cfgBare, cfgNoop, cfgFloor, cfgNoopOTel, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
 	allConfigs     = append(append([]string(nil), defaultConfigs...), cfgPolicy, cfgNoSpans)
 )
 
@@ -66,8 +69,11 @@ func serverPolicy() []grpc.ServerOption {
 }
 
 // bundleOptions returns the options of grpcpulse's bundles in configuration
-// cfg (grpcpulse or nospans), with SDK providers of their own.
+// cfg (grpcpulse, nospans or noopotel), with providers of their own.
 func bundleOptions(cfg string) []options.Option {
+	if cfg == cfgNoopOTel {
+		return []options.Option{options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())}
+	}
 	mp, tp := providers()
 	opts := []options.Option{options.WithMeterProvider(mp), options.WithTracerProvider(tp)}
 	if cfg == cfgNoSpans {
@@ -87,7 +93,7 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 		return serverPolicy(), nil
 	case cfgFloor:
 		return append(serverPolicy(), grpc.StatsHandler(noopHandler{})), nil
-	case cfgGRPCPulse, cfgNoSpans:
+	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel:
 		return options.Server(bundleOptions(cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
@@ -115,7 +121,7 @@ func clientOptions(cfg string) ([]grpc.DialOption, error) {
 		return []grpc.DialOption{creds, policy}, nil
 	case cfgFloor:
 		return []grpc.DialOption{creds, policy, grpc.WithStatsHandler(noopHandler{})}, nil
-	case cfgGRPCPulse, cfgNoSpans:
+	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel:
 		return options.Client(bundleOptions(cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()

@@ -72,7 +72,7 @@ func TestTable(t *testing.T) {
 		rows[workload+": "+cells[1]] = cells
 	}
 	wantHeader := append([]string{"workload", "metric", "unit"}, defaultConfigs...)
-	wantHeader = append(wantHeader, "grpcpulse ÷ bare", "grpcpulse ÷ noop", "grpcpulse ÷ floor", "grpcpulse ÷ otelgrpc", "both ÷ otelgrpc")
+	wantHeader = append(wantHeader, "grpcpulse ÷ bare", "grpcpulse ÷ noop", "grpcpulse ÷ floor", "grpcpulse ÷ otelgrpc", "both ÷ otelgrpc", "noopotel ÷ floor")
 	if !slices.Equal(header, wantHeader) {
 		t.Fatalf("header %q, want %q", header, wantHeader)
 	}
