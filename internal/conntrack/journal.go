@@ -58,8 +58,12 @@ type Journal struct {
 
 	side            Side
 	pingOutstanding bool
-	claimed         bool
-	forgotten       bool // freed unclaimed: a late Claim must fail
+	// pingRestarted: the outstanding PING's time is not its own but that
+	// of a later keepalive PING sent after reads (see Ping), so its ACK
+	// times no round trip.
+	pingRestarted bool
+	claimed       bool
+	forgotten     bool // freed unclaimed: a late Claim must fail
 }
 
 type goAwayKey struct {
@@ -81,8 +85,17 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		j.mu.Lock()
 		if dir == wire.Sent {
 			j.rec.PingsSent++
-			if !j.pingOutstanding {
-				j.pingOutstanding, j.pingData, j.pingSentAt = true, data, now
+			switch {
+			case !j.pingOutstanding:
+				j.pingOutstanding, j.pingData, j.pingSentAt, j.pingRestarted = true, data, now, false
+			case j.conn != nil && j.conn.LastRead().After(j.pingSentAt):
+				// The outstanding PING is unanswered, yet bytes came in
+				// after it: the path was alive then, and the keepalive
+				// timer has begun again (grpc-go restarts it on any
+				// read). The silence that matters if the connection
+				// dies now is the one before this PING, so its time
+				// stands for the outstanding one.
+				j.pingData, j.pingSentAt, j.pingRestarted = data, now, true
 			}
 		} else {
 			j.rec.PingsReceived++
@@ -95,8 +108,13 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		j.mu.Lock()
 		if j.pingOutstanding && data == j.pingData {
 			j.pingOutstanding = false
-			rtt = time.Since(j.pingSentAt)
-			j.rec.LastRTT = rtt
+			if !j.pingRestarted {
+				// An ACK answers the oldest PING: a restarted one's
+				// time is not when the PING it answers was sent.
+				rtt = time.Since(j.pingSentAt)
+				j.rec.LastRTT = rtt
+			}
+			j.pingRestarted = false
 		}
 		j.mu.Unlock()
 	}

@@ -1,0 +1,130 @@
+package conntrack
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"github.com/grpcpulse/grpcpulse/internal/wire"
+)
+
+// pingConn is a server-side observed conn over a pipe, driven frame by
+// frame: what the peer writes is read through the observer, what the server
+// writes passes through it to a peer that discards it.
+type pingConn struct {
+	t    *testing.T
+	conn net.Conn // the observed server side
+	j    *Journal
+	peer *http2.Framer
+}
+
+func newPingConn(t *testing.T) *pingConn {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	conn, j := NewRegistry(Server, nil).Observe(a)
+	// The peer discards what the server writes; it ends when the pipe
+	// closes.
+	go func() { _, _ = io.Copy(io.Discard, b) }()
+	p := &pingConn{t: t, conn: conn, j: j, peer: http2.NewFramer(b, b)}
+	p.fromPeer(len(http2.ClientPreface)+9, func() error {
+		if _, err := io.WriteString(b, http2.ClientPreface); err != nil {
+			return err
+		}
+		return p.peer.WriteSettings()
+	})
+	return p
+}
+
+// fromPeer has the peer write n bytes with write and reads them through the
+// observer.
+func (p *pingConn) fromPeer(n int, write func() error) {
+	p.t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- write() }()
+	if _, err := io.ReadFull(p.conn, make([]byte, n)); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// keepalivePing has the server send a keepalive PING (eight zero bytes, as
+// grpc-go's).
+func (p *pingConn) keepalivePing() {
+	p.t.Helper()
+	frame := []byte{0, 0, 8, byte(http2.FramePing), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := p.conn.Write(frame); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *pingConn) windowUpdate() {
+	p.fromPeer(9+4, func() error { return p.peer.WriteWindowUpdate(0, 1024) })
+}
+
+func (p *pingConn) pingAck() {
+	p.fromPeer(9+8, func() error { return p.peer.WritePing(true, [8]byte{}) })
+}
+
+// A keepalive PING left unanswered while bytes still came in, then another
+// after the silence that follows: if the connection dies now, the silence
+// that killed it is the one before the second PING (grpc-go restarts its
+// keepalive timer on any read), so the outstanding PING's time is the
+// second's, and the diagnosis can say how long nothing was read.
+func TestKeepaliveSilenceIsMeasuredFromTheLastPingAfterReads(t *testing.T) {
+	p := newPingConn(t)
+	p.keepalivePing()
+	p.windowUpdate()
+	p.keepalivePing()
+	if err := p.conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := p.j.Snapshot()
+	cl := s.Closing
+	if !cl.Valid || !cl.PingOutstanding {
+		t.Fatalf("closing %+v: want a closing with a PING outstanding", cl)
+	}
+	if s.PingsSent != 2 {
+		t.Errorf("%d keepalive PINGs sent, want 2", s.PingsSent)
+	}
+	if cl.LastRead.IsZero() || !cl.PingSentAt.After(cl.LastRead) {
+		t.Errorf("outstanding PING sent at %v, last read at %v: want the PING after the last read", cl.PingSentAt, cl.LastRead)
+	}
+	if cl.Kind != wire.EndLocalClose {
+		t.Errorf("end %v, want a local close", cl.Kind)
+	}
+}
+
+// A PING answered in time is timed; once a later PING stood in for an
+// unanswered one, the ACK that comes answers the older one, whose time is
+// gone, so no round trip is recorded for it.
+func TestKeepaliveRTT(t *testing.T) {
+	t.Run("answered", func(t *testing.T) {
+		p := newPingConn(t)
+		p.keepalivePing()
+		p.pingAck()
+		if rtt := p.j.Snapshot().LastRTT; rtt <= 0 {
+			t.Errorf("round trip %v, want the PING's", rtt)
+		}
+	})
+	t.Run("restarted", func(t *testing.T) {
+		p := newPingConn(t)
+		p.keepalivePing()
+		p.windowUpdate()
+		p.keepalivePing()
+		p.pingAck()
+		if rtt := p.j.Snapshot().LastRTT; rtt != 0 {
+			t.Errorf("round trip %v, want none", rtt)
+		}
+		// The next PING is timed again.
+		p.keepalivePing()
+		p.pingAck()
+		if rtt := p.j.Snapshot().LastRTT; rtt <= 0 {
+			t.Errorf("round trip %v after a fresh PING, want its own", rtt)
+		}
+	})
+}
