@@ -85,9 +85,12 @@ type Closing struct {
 	// GOAWAY among them, still wait to be read.
 	WriteFailed bool
 
-	At         time.Time // when
-	LastRead   time.Time // when the conn last read bytes before it; zero if unknown
-	PingSentAt time.Time // when the unanswered keepalive PING was sent, if PingOutstanding
+	At       time.Time // when
+	LastRead time.Time // when the conn last read bytes before it; zero if unknown
+	// PingSentAt is when the unanswered keepalive PING was sent, if
+	// PingOutstanding: of several unanswered, the first one sent after
+	// the last read, since every read restarts the keepalive timer.
+	PingSentAt time.Time
 }
 
 // keepaliveKind reports whether an end of this kind, with a keepalive PING
