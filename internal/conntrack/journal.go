@@ -192,6 +192,17 @@ func (j *Journal) Violation(dir wire.Direction, v wire.Violation) {
 // End implements wire.Sink.
 func (j *Journal) End(e wire.End) {
 	j.mu.Lock()
+	if j.rec.Ended {
+		// The reset that a read's EOF stood for (see wire.Sink.End): it
+		// is the end and, if that EOF was the first sign of the end,
+		// the first sign, as the write that saw it would have recorded.
+		j.rec.EndKind = e.Kind
+		if c := &j.rec.Closing; c.Valid && c.Kind == wire.EndEOF {
+			c.Kind, c.WriteFailed = e.Kind, e.Dir == wire.Sent
+		}
+		j.mu.Unlock()
+		return
+	}
 	j.rec.Ended = true
 	j.rec.EndKind = e.Kind
 	closing := j.markClosingLocked(e.Kind)
@@ -248,8 +259,12 @@ func (j *Journal) markClosingLocked(kind wire.EndKind) bool {
 	return true
 }
 
-// Snapshot returns a copy of the journal's current state.
+// Snapshot returns a copy of the journal's current state. Once the conn is
+// closed, it first lets a write that failed report its end (wire.Conn.Settle).
 func (j *Journal) Snapshot() Snapshot {
+	if j.conn != nil {
+		j.conn.Settle()
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	s := Snapshot{Record: j.rec, Observed: true, Side: j.side}

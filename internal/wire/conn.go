@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,7 +17,7 @@ import (
 type Conn struct {
 	net.Conn
 	sink          Sink
-	ended         atomic.Bool
+	ended         atomic.Uint32 // 0 while live, then 1 + the Kind of the End reported
 	local, remote net.Addr
 
 	// Whether grpc-go's reader was still reading when the conn was
@@ -27,8 +29,10 @@ type Conn struct {
 
 	// grpc-go reads from one goroutine and writes from another, but
 	// net.Conn allows concurrent calls, so each direction's parser has its
-	// own lock. It is held only while parsing bytes already transferred,
-	// never across the underlying Read or Write.
+	// own lock. rmu is held only while parsing bytes already read, never
+	// across the underlying Read. wmu is held for the whole of a Write,
+	// from parsing its bytes to reporting its error, so that Settle can
+	// wait for that report (the wrapped conn serializes writes anyway).
 	rmu sync.Mutex
 	rd  parser
 	wmu sync.Mutex
@@ -147,22 +151,36 @@ func (c *Conn) ReaderQuit() bool {
 // to sending it; if the write then fails, the connection ends with that
 // error, which is recorded too.
 func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if len(b) > 0 {
-		c.wmu.Lock()
 		c.wr.feed(b, c.sink)
-		c.wmu.Unlock()
 	}
 	n, err := c.Conn.Write(b)
 	if err != nil {
 		// Bytes past n were parsed but not sent; a caller that retries
 		// them would have them parsed twice. Stop parsing this direction:
 		// the connection is ending, and a guess is worse than silence.
-		c.wmu.Lock()
 		c.wr.inert = true
-		c.wmu.Unlock()
 		c.end(End{Kind: classifyError(err), Dir: Sent, Err: err})
 	}
 	return n, err
+}
+
+// Settle waits, once the conn has been closed, until a Write in progress
+// has reported how it ended. A write's error and a read's can race to be
+// reported (see end), and grpc-go closes the conn before it reports the
+// transport's end, so whoever reads the sink's record then should wait for
+// a write that failed just before the close. A closed conn's writes return
+// at once (net.Conn's Close unblocks them), so the wait is short. An open
+// conn is not waited on: a write may block there for as long as the peer
+// does not read.
+func (c *Conn) Settle() {
+	if c.closed.Load() {
+		c.wmu.Lock()
+		//lint:ignore SA2001 the empty critical section is the wait.
+		c.wmu.Unlock()
+	}
 }
 
 // Close records a local close, unless the connection already ended, and
@@ -190,8 +208,27 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 // Unwrap returns the wrapped conn.
 func (c *Conn) Unwrap() net.Conn { return c.Conn }
 
+// end reports e to the sink if it is the connection's first end, or if it
+// is the reset that a read's EOF, reported first, stood for.
+//
+// Linux reports a reset once: to whichever call on the socket comes first,
+// which takes the socket's error (ECONNRESET) and clears it. A read after
+// that finds the socket shut down and returns 0, an EOF. grpc-go reads and
+// writes a connection from two goroutines, so when a reset arrives while
+// its writer is writing, the write may take the ECONNRESET while the read
+// returns an EOF, and the read may be reported first. A peer's orderly
+// close does not look like that: a reset after a FIN is reported as EPIPE
+// (the socket is in CLOSE_WAIT when the reset comes), never ECONNRESET. So
+// an ECONNRESET from a write after a read's EOF means the EOF was the
+// reset, and is reported as the connection's end in its place. Elsewhere
+// the sockets' rules differ, and the first end stands.
 func (c *Conn) end(e End) {
-	if c.ended.CompareAndSwap(false, true) {
+	if c.ended.CompareAndSwap(0, 1+uint32(e.Kind)) {
+		c.sink.End(e)
+		return
+	}
+	if runtime.GOOS == "linux" && e.Kind == EndReset && e.Dir == Sent && errors.Is(e.Err, syscall.ECONNRESET) &&
+		c.ended.CompareAndSwap(1+uint32(EndEOF), 1+uint32(EndReset)) {
 		c.sink.End(e)
 	}
 }

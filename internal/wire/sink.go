@@ -18,7 +18,11 @@ type Sink interface {
 	// parsing that direction: it reports nothing more from it. Only the
 	// Received direction is validated.
 	Violation(dir Direction, v Violation)
-	// End reports how the connection ended. It is called at most once: the
-	// first of a local Close or a failed Read or Write.
+	// End reports how the connection ended: the first of a local Close or
+	// a failed Read or Write. It is called once more, at most, when a
+	// Read's EOF was reported first but stood for a reset that a
+	// concurrent Write saw (see Conn.end): the second End, that Write's
+	// reset, replaces the first. Call Conn.Settle before reading what End
+	// recorded at a transport's end.
 	End(e End)
 }
