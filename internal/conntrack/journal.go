@@ -193,8 +193,8 @@ func (j *Journal) Violation(dir wire.Direction, v wire.Violation) {
 func (j *Journal) End(e wire.End) {
 	j.mu.Lock()
 	if j.rec.Ended {
-		// The reset that a read's EOF stood for (see wire.Sink.End): it
-		// is the end and, if that EOF was the first sign of the end,
+		// The failure that a read's EOF stood for (see wire.Sink.End):
+		// it is the end and, if that EOF was the first sign of the end,
 		// the first sign, as the write that saw it would have recorded.
 		j.rec.EndKind = e.Kind
 		if c := &j.rec.Closing; c.Valid && c.Kind == wire.EndEOF {

@@ -128,3 +128,21 @@ func TestKeepaliveRTT(t *testing.T) {
 		}
 	})
 }
+
+// TCP_USER_TIMEOUT, which grpc-go sets to the keepalive Timeout, fails the
+// socket once: when the writer takes the ETIMEDOUT and the reader's EOF is
+// reported first, the wire reports the timeout after it (wire.Sink.End),
+// and with a keepalive PING unanswered that is a keepalive timeout, not the
+// peer's close.
+func TestKeepaliveTimeoutTakenByAWrite(t *testing.T) {
+	p := newPingConn(t)
+	p.keepalivePing()
+	p.j.End(wire.End{Kind: wire.EndEOF, Dir: wire.Received, Err: io.EOF})
+	if r, _ := Classify(p.j.Snapshot()); r != ReasonPeerClosed {
+		t.Fatalf("after the EOF alone: %v, want peer_closed", r)
+	}
+	p.j.End(wire.End{Kind: wire.EndTimedOut, Dir: wire.Sent})
+	if r, i := Classify(p.j.Snapshot()); r != ReasonKeepaliveTimeout || i != InitiatorLocal {
+		t.Errorf("after the write's timeout: %v/%v, want keepalive_timeout/local", r, i)
+	}
+}

@@ -209,28 +209,44 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 func (c *Conn) Unwrap() net.Conn { return c.Conn }
 
 // end reports e to the sink if it is the connection's first end, or if it
-// is the reset that a read's EOF, reported first, stood for.
-//
-// Linux reports a reset once: to whichever call on the socket comes first,
-// which takes the socket's error (ECONNRESET) and clears it. A read after
-// that finds the socket shut down and returns 0, an EOF. grpc-go reads and
-// writes a connection from two goroutines, so when a reset arrives while
-// its writer is writing, the write may take the ECONNRESET while the read
-// returns an EOF, and the read may be reported first. A peer's orderly
-// close does not look like that: a reset after a FIN is reported as EPIPE
-// (the socket is in CLOSE_WAIT when the reset comes), never ECONNRESET. So
-// an ECONNRESET from a write after a read's EOF means the EOF was the
-// reset, and is reported as the connection's end in its place. Elsewhere
-// the sockets' rules differ, and the first end stands.
+// is the failure that a read's EOF, reported first, stood for (see
+// hiddenByEOF).
 func (c *Conn) end(e End) {
 	if c.ended.CompareAndSwap(0, 1+uint32(e.Kind)) {
 		c.sink.End(e)
 		return
 	}
-	if runtime.GOOS == "linux" && e.Kind == EndReset && e.Dir == Sent && errors.Is(e.Err, syscall.ECONNRESET) &&
-		c.ended.CompareAndSwap(1+uint32(EndEOF), 1+uint32(EndReset)) {
+	if hiddenByEOF(e) && c.ended.CompareAndSwap(1+uint32(EndEOF), 1+uint32(e.Kind)) {
 		c.sink.End(e)
 	}
+}
+
+// hiddenByEOF reports whether e, a write's failure reported after a read's
+// EOF, is what that EOF stood for.
+//
+// Linux reports a socket's failure once: to whichever call on the socket
+// comes first, which takes the socket's error (ECONNRESET for a reset,
+// ETIMEDOUT when TCP_USER_TIMEOUT or retransmissions gave up) and clears it.
+// A read after that finds the socket shut down and returns 0, an EOF.
+// grpc-go reads and writes a connection from two goroutines, so when the
+// failure comes while its writer is writing, the write may take the error
+// while the read returns an EOF, and the read may be reported first. A
+// peer's orderly close does not look like that: a reset after a FIN is
+// reported as EPIPE (the socket is in CLOSE_WAIT when the reset comes),
+// never ECONNRESET, and grpc-go closes a connection on the EOF, long before
+// data it sends after a FIN could time out. Elsewhere the sockets' rules
+// differ, and the first end stands.
+func hiddenByEOF(e End) bool {
+	if runtime.GOOS != "linux" || e.Dir != Sent {
+		return false
+	}
+	switch e.Kind {
+	case EndReset:
+		return errors.Is(e.Err, syscall.ECONNRESET)
+	case EndTimedOut:
+		return true
+	}
+	return false
 }
 
 type noSyscallConnError struct{}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -503,5 +505,68 @@ func TestConnConcurrentReadWrite(t *testing.T) {
 	}
 	if sink.ends.Load() != 1 {
 		t.Errorf("ends = %d; want 1", sink.ends.Load())
+	}
+}
+
+// scriptedConn is a conn whose Read returns EOF and whose Write fails with
+// the errors given, in turn: the two calls of grpc-go's reader and writer
+// on a socket that has just failed.
+type scriptedConn struct {
+	net.Conn
+	writeErrs []error
+}
+
+func (s *scriptedConn) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (s *scriptedConn) Write([]byte) (int, error) {
+	err := s.writeErrs[0]
+	s.writeErrs = s.writeErrs[1:]
+	return 0, err
+}
+
+// Linux reports a socket's failure once, to the first call on the socket:
+// when the writer takes it, the reader finds an EOF. An ECONNRESET or an
+// ETIMEDOUT that a write reports after a read's EOF is what the EOF stood
+// for, and replaces it, once; an EPIPE, which is how a reset after the
+// peer's FIN is reported, does not.
+func TestConnEOFThenWriteFailure(t *testing.T) {
+	writeErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
+	}
+	for _, tt := range []struct {
+		name      string
+		writeErrs []error
+		want      []EndKind // on Linux; elsewhere the EOF alone
+	}{
+		{"reset", []error{writeErr(syscall.ECONNRESET)}, []EndKind{EndEOF, EndReset}},
+		{"timed out", []error{writeErr(syscall.ETIMEDOUT)}, []EndKind{EndEOF, EndTimedOut}},
+		{"reset after FIN", []error{writeErr(syscall.EPIPE)}, []EndKind{EndEOF}},
+		{"once", []error{writeErr(syscall.ETIMEDOUT), writeErr(syscall.ECONNRESET)}, []EndKind{EndEOF, EndTimedOut}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := tcpPair(t)
+			rec := &recorder{}
+			wc := NewConn(&scriptedConn{Conn: c, writeErrs: tt.writeErrs}, false, rec)
+			if _, err := wc.Read(make([]byte, 9)); err != io.EOF {
+				t.Fatalf("Read = %v; want EOF", err)
+			}
+			for range tt.writeErrs {
+				if _, err := wc.Write([]byte("x")); err == nil {
+					t.Fatal("Write succeeded")
+				}
+			}
+			want := tt.want
+			if runtime.GOOS != "linux" {
+				want = want[:1]
+			}
+			_, ends := rec.snapshot()
+			var got []EndKind
+			for _, e := range ends {
+				got = append(got, e.Kind)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ends %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -20,9 +20,9 @@ type Sink interface {
 	Violation(dir Direction, v Violation)
 	// End reports how the connection ended: the first of a local Close or
 	// a failed Read or Write. It is called once more, at most, when a
-	// Read's EOF was reported first but stood for a reset that a
-	// concurrent Write saw (see Conn.end): the second End, that Write's
-	// reset, replaces the first. Call Conn.Settle before reading what End
+	// Read's EOF was reported first but stood for a failure (a reset, a
+	// timeout) that a concurrent Write saw (see hiddenByEOF): the second
+	// End, that Write's, replaces the first. Call Conn.Settle before reading what End
 	// recorded at a transport's end.
 	End(e End)
 }
