@@ -22,7 +22,7 @@ type Sink interface {
 	// a failed Read or Write. It is called once more, at most, when a
 	// Read's EOF was reported first but stood for a failure (a reset, a
 	// timeout) that a concurrent Write saw (see hiddenByEOF): the second
-	// End, that Write's, replaces the first. Call Conn.Settle before reading what End
-	// recorded at a transport's end.
+	// End, that Write's, replaces the first. Call Conn.Settle before
+	// reading what End recorded at a transport's end.
 	End(e End)
 }
