@@ -10,9 +10,9 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
 
-// pingConn is a server-side observed conn over a pipe, driven frame by
-// frame: what the peer writes is read through the observer, what the server
-// writes passes through it to a peer that discards it.
+// pingConn is the server side of a connection, observed and driven frame
+// by frame: what the peer writes is read through the observer, what the
+// server writes passes through it to the peer.
 type pingConn struct {
 	t    *testing.T
 	conn net.Conn // the observed server side
@@ -20,17 +20,25 @@ type pingConn struct {
 	peer *http2.Framer
 }
 
+// newPingConn returns the server side of a pipe, observed, whose peer
+// discards what the server writes.
 func newPingConn(t *testing.T) *pingConn {
 	t.Helper()
 	a, b := net.Pipe()
-	t.Cleanup(func() { a.Close(); b.Close() })
-	conn, j := NewRegistry(Server, nil).Observe(a)
-	// The peer discards what the server writes; it ends when the pipe
-	// closes.
+	// The copy ends when the pipe closes.
 	go func() { _, _ = io.Copy(io.Discard, b) }()
-	p := &pingConn{t: t, conn: conn, j: j, peer: http2.NewFramer(b, b)}
+	return observe(t, a, b)
+}
+
+// observe opens a server-side journal on server and reads through the
+// observer the client preface and SETTINGS that peer writes.
+func observe(t *testing.T, server, peer net.Conn) *pingConn {
+	t.Helper()
+	conn, j := NewRegistry(Server, nil).Observe(server)
+	t.Cleanup(func() { conn.Close(); peer.Close() })
+	p := &pingConn{t: t, conn: conn, j: j, peer: http2.NewFramer(peer, peer)}
 	p.fromPeer(len(http2.ClientPreface)+9, func() error {
-		if _, err := io.WriteString(b, http2.ClientPreface); err != nil {
+		if _, err := io.WriteString(peer, http2.ClientPreface); err != nil {
 			return err
 		}
 		return p.peer.WriteSettings()
@@ -52,12 +60,13 @@ func (p *pingConn) fromPeer(n int, write func() error) {
 	}
 }
 
-// keepalivePing has the server send a keepalive PING (eight zero bytes, as
-// grpc-go's).
+// pingFrame is a keepalive PING: eight zero bytes, as grpc-go's.
+var pingFrame = []byte{0, 0, 8, byte(http2.FramePing), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+// keepalivePing has the server send a keepalive PING.
 func (p *pingConn) keepalivePing() {
 	p.t.Helper()
-	frame := []byte{0, 0, 8, byte(http2.FramePing), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	if _, err := p.conn.Write(frame); err != nil {
+	if _, err := p.conn.Write(pingFrame); err != nil {
 		p.t.Fatal(err)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
@@ -37,9 +36,9 @@ func (h *heldWrite) Write(b []byte) (int, error) {
 }
 
 // resetPair returns the server side of a real loopback TCP connection,
-// observed, after the client preface and SETTINGS have been read through
-// the observer, and the client's socket.
-func resetPair(t *testing.T) (*heldWrite, net.Conn, *Journal, *net.TCPConn) {
+// observed, its writes held once armed, after the client preface and
+// SETTINGS have been read through the observer; and the client's socket.
+func resetPair(t *testing.T) (*heldWrite, *pingConn, *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,21 +51,11 @@ func resetPair(t *testing.T) (*heldWrite, net.Conn, *Journal, *net.TCPConn) {
 	}
 	server, err := ln.Accept()
 	if err != nil {
+		client.Close()
 		t.Fatal(err)
 	}
 	h := &heldWrite{TCPConn: server.(*net.TCPConn), wrote: make(chan error, 1), release: make(chan struct{})}
-	conn, j := NewRegistry(Server, nil).Observe(h)
-	t.Cleanup(func() { conn.Close(); client.Close() })
-	if _, err := io.WriteString(client, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := http2.NewFramer(client, client).WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(conn, make([]byte, len(http2.ClientPreface)+9)); err != nil {
-		t.Fatal(err)
-	}
-	return h, conn, j, client.(*net.TCPConn)
+	return h, observe(t, h, client), client.(*net.TCPConn)
 }
 
 // waitState waits until the kernel has moved the socket to state, without
@@ -103,15 +92,14 @@ const (
 	tcpClose     = 7 // TCP_CLOSE: a reset ended the connection
 )
 
-var pingFrame = []byte{0, 0, 8, byte(http2.FramePing), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-
 // A reset that arrives while grpc-go's writer is writing is reported by
 // the kernel once: the write takes the ECONNRESET and a read after it finds
 // an EOF. When the read is reported first, the connection still ended in a
 // reset, not in the peer's orderly close; and the record read once the conn
 // is closed waits for the write's report.
 func TestResetTakenByAWriteIsAReset(t *testing.T) {
-	h, conn, j, client := resetPair(t)
+	h, p, client := resetPair(t)
+	conn, j := p.conn, p.j
 	if err := client.SetLinger(0); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +137,8 @@ func TestResetTakenByAWriteIsAReset(t *testing.T) {
 // reports a reset that follows a FIN as EPIPE, never ECONNRESET, which is
 // what tells the two apart.
 func TestResetAfterFINIsAPeerClose(t *testing.T) {
-	h, conn, j, client := resetPair(t)
+	h, p, client := resetPair(t)
+	conn, j := p.conn, p.j
 	client.Close() // a FIN; the client's socket resets what arrives next
 	waitState(t, h.TCPConn, tcpCloseWait)
 	if _, err := conn.Read(make([]byte, 64)); err != io.EOF {
