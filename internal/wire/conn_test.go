@@ -384,13 +384,16 @@ func TestConnUnwrapAndSyscallConn(t *testing.T) {
 	}
 }
 
+// opErr and sysErr build the errors a TCP conn's Read and Write return.
+func opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Err: err}
+}
+
+func sysErr(op string, errno syscall.Errno) error {
+	return opErr(op, os.NewSyscallError(op, errno))
+}
+
 func TestClassifyError(t *testing.T) {
-	opErr := func(op string, err error) error {
-		return &net.OpError{Op: op, Net: "tcp", Err: err}
-	}
-	sysErr := func(op string, errno syscall.Errno) error {
-		return opErr(op, os.NewSyscallError(op, errno))
-	}
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -530,18 +533,15 @@ func (s *scriptedConn) Write([]byte) (int, error) {
 // for, and replaces it, once; an EPIPE, which is how a reset after the
 // peer's FIN is reported, does not.
 func TestConnEOFThenWriteFailure(t *testing.T) {
-	writeErr := func(errno syscall.Errno) error {
-		return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", errno)}
-	}
 	for _, tt := range []struct {
 		name      string
 		writeErrs []error
 		want      []EndKind // on Linux; elsewhere the EOF alone
 	}{
-		{"reset", []error{writeErr(syscall.ECONNRESET)}, []EndKind{EndEOF, EndReset}},
-		{"timed out", []error{writeErr(syscall.ETIMEDOUT)}, []EndKind{EndEOF, EndTimedOut}},
-		{"reset after FIN", []error{writeErr(syscall.EPIPE)}, []EndKind{EndEOF}},
-		{"once", []error{writeErr(syscall.ETIMEDOUT), writeErr(syscall.ECONNRESET)}, []EndKind{EndEOF, EndTimedOut}},
+		{"reset", []error{sysErr("write", syscall.ECONNRESET)}, []EndKind{EndEOF, EndReset}},
+		{"timed out", []error{sysErr("write", syscall.ETIMEDOUT)}, []EndKind{EndEOF, EndTimedOut}},
+		{"reset after FIN", []error{sysErr("write", syscall.EPIPE)}, []EndKind{EndEOF}},
+		{"once", []error{sysErr("write", syscall.ETIMEDOUT), sysErr("write", syscall.ECONNRESET)}, []EndKind{EndEOF, EndTimedOut}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := tcpPair(t)
