@@ -8,8 +8,8 @@ import (
 	mw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"google.golang.org/grpc"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // UnaryClientInterceptor returns an interceptor that counts the calls that
@@ -21,7 +21,7 @@ import (
 // transport each attempt ran on and the credentials let it see why that
 // transport ended. Without them the cause is read from grpc-go's error text.
 func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
-	rec := newRecorder(conntrack.Client, opts)
+	rec := newRecorder(pulse.SideClient, opts)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, call := clientContext(ctx, opts)
 		// What go-grpc-middleware's UnaryClientInterceptor does with the
@@ -47,7 +47,7 @@ func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
 // message for PostMsgSend and PostMsgReceive: grpcpulse reports only the
 // call's end, and a message costs it one branch.
 func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
-	rec := newRecorder(conntrack.Client, opts)
+	rec := newRecorder(pulse.SideClient, opts)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		ctx, call := clientContext(ctx, opts)
 		reporter, ctx := rec.ClientReporter(ctx, mw.NewClientCallMeta(method, desc, nil))

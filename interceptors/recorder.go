@@ -13,10 +13,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/config"
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Option configures an interceptor. Build options with package options
@@ -27,14 +27,14 @@ type Option = config.Option
 // recorder is the go-grpc-middleware Reportable of one interceptor: it
 // hands each call a reporter that classifies the call's end.
 type recorder struct {
-	side     conntrack.Side
+	side     pulse.Side
 	sideAttr attribute.KeyValue
 	failures metric.Int64Counter
 }
 
-func newRecorder(side conntrack.Side, opts []Option) *recorder {
+func newRecorder(side pulse.Side, opts []Option) *recorder {
 	sides := config.Client
-	if side == conntrack.Server {
+	if side == pulse.SideServer {
 		sides = config.Server
 	}
 	cfg := config.Build(sides, opts)
@@ -87,7 +87,7 @@ type reporter struct {
 // PostCall implements mw.Reporter. It runs once, when the application sees
 // the call's final outcome: after grpc-go's transparent retries.
 func (p *reporter) PostCall(err error, _ time.Duration) {
-	if p.rec.side == conntrack.Server {
+	if p.rec.side == pulse.SideServer {
 		if a := rpclink.AttemptFrom(p.ctx); a != nil {
 			// The handler returned: the attempt no longer needs its
 			// transport, and grpc-go has not yet written its status, so
@@ -100,10 +100,10 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		return
 	}
 	var (
-		reason conntrack.Reason
+		reason pulse.Reason
 		ok     bool
 	)
-	if p.rec.side == conntrack.Client {
+	if p.rec.side == pulse.SideClient {
 		if p.call == nil {
 			return
 		}
@@ -113,7 +113,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		if a == nil {
 			reason, ok = rpclink.TextCause(err)
 		} else {
-			reason, ok = a.Cause(func() (conntrack.Reason, bool) { return rpclink.ClientCause(a, err) })
+			reason, ok = a.Cause(func() (pulse.Reason, bool) { return rpclink.ClientCause(a, err) })
 		}
 		if ok {
 			p.call.SetCause(reason)
@@ -122,7 +122,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 		// The handler returned, before grpc-go writes its status: this
 		// decides for the stats handler's End too.
 		if a := rpclink.AttemptFrom(p.ctx); a != nil {
-			reason, ok = a.Cause(func() (conntrack.Reason, bool) {
+			reason, ok = a.Cause(func() (pulse.Reason, bool) {
 				return rpclink.ServerCause(p.ctx, rpclink.ConnFrom(p.ctx), err)
 			})
 		} else {

@@ -6,9 +6,9 @@ import (
 	mw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"google.golang.org/grpc"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // UnaryServerInterceptor returns an interceptor that counts the handlers
@@ -24,7 +24,7 @@ import (
 func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 	// Unary interceptors only run for registered methods: grpc-go sends
 	// unknown methods to the UnknownServiceHandler, a stream handler.
-	rec := newRecorder(conntrack.Server, opts)
+	rec := newRecorder(pulse.SideServer, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		// What go-grpc-middleware's UnaryServerInterceptor does with the
 		// Reporter, but for the calls that do nothing (PostMsgReceive and
@@ -48,7 +48,7 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 // message for PostMsgSend and PostMsgReceive: grpcpulse reports only the
 // call's end, so a message costs it nothing.
 func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
-	rec := newRecorder(conntrack.Server, opts)
+	rec := newRecorder(pulse.SideServer, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if srv == nil {
 			// grpc-go passes the service implementation, and nil for

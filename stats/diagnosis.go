@@ -12,12 +12,13 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/diagnose"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
 // It is called only for a reason diagnose.Considered.
-func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason conntrack.Reason, initiator conntrack.Initiator) {
+func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason pulse.Reason, initiator pulse.Initiator) {
 	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Option configures a Handler. Build options with package options
@@ -32,7 +33,7 @@ type Option = config.Option
 // several of the same side) together with credentials from its
 // WrapCredentials.
 type Handler struct {
-	side   conntrack.Side
+	side   pulse.Side
 	reg    *conntrack.Registry
 	in     *instruments
 	tracer *spans.Tracer    // nil: no connection spans
@@ -53,18 +54,18 @@ type Handler struct {
 // NewServerHandler returns a Handler for a grpc.Server
 // (grpc.StatsHandler(h)).
 func NewServerHandler(opts ...Option) *Handler {
-	return newHandler(conntrack.Server, config.Build(config.Server, opts))
+	return newHandler(pulse.SideServer, config.Build(config.Server, opts))
 }
 
 // NewClientHandler returns a Handler for a grpc.ClientConn
 // (grpc.WithStatsHandler(h)).
 func NewClientHandler(opts ...Option) *Handler {
-	return newHandler(conntrack.Client, config.Build(config.Client, opts))
+	return newHandler(pulse.SideClient, config.Build(config.Client, opts))
 }
 
-func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
+func newHandler(side pulse.Side, cfg *config.Config) *Handler {
 	h := &Handler{side: side, in: newInstruments(cfg.MeterProvider, side.String()), logger: cfg.Logger, onDiagnosis: cfg.OnDiagnosis}
-	if side == conntrack.Server {
+	if side == pulse.SideServer {
 		h.policy.Server, h.policy.Enforcement = cfg.ServerParams, cfg.Enforcement
 	} else {
 		h.policy.Client, h.policy.Peer = cfg.ClientParams, cfg.PeerEnforcement
@@ -73,7 +74,7 @@ func newHandler(side conntrack.Side, cfg *config.Config) *Handler {
 		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
 	}
 	if cfg.RPCSpans {
-		h.rpcs = spans.NewRPCTracer(cfg.TracerProvider, cfg.Propagators, side == conntrack.Server)
+		h.rpcs = spans.NewRPCTracer(cfg.TracerProvider, cfg.Propagators, side == pulse.SideServer)
 	}
 	h.reg = conntrack.NewRegistry(side, hooks{h})
 	return h

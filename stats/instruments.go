@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Bucket boundaries, in seconds. Transport lifetimes span milliseconds (a
@@ -39,7 +40,7 @@ type instruments struct {
 	pingDir    [2][]metric.AddOption // by conntrack.Direction
 
 	closeOpts    optionCache[closeKey, []metric.AddOption]
-	lifetimeOpts optionCache[conntrack.Reason, []metric.RecordOption]
+	lifetimeOpts optionCache[pulse.Reason, []metric.RecordOption]
 	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
 }
 
@@ -117,8 +118,8 @@ func (c *optionCache[K, V]) get(k K, build func() V) V {
 
 // closeKey is the attributes of a grpc.transport.closes count.
 type closeKey struct {
-	reason     conntrack.Reason
-	initiator  conntrack.Initiator
+	reason     pulse.Reason
+	initiator  pulse.Initiator
 	active     bool
 	disconnect string
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // The README's reason table documents every reason the classifier can
@@ -15,7 +15,7 @@ func TestReadmeListsEveryReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range conntrack.Reasons() {
+	for _, r := range pulse.Reasons() {
 		if !strings.Contains(string(readme), "\n| `"+r.String()+"` |") {
 			t.Errorf("README.md has no reason table row for %q", r)
 		}

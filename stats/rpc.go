@@ -9,9 +9,9 @@ import (
 	grpcstats "google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // TagRPC joins the attempt to its call. When a grpcpulse interceptor made
@@ -57,7 +57,7 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	switch ev := s.(type) {
 	case *grpcstats.Begin:
 		a.SetBegun(ev.BeginTime)
-		if h.side == conntrack.Server {
+		if h.side == pulse.SideServer {
 			h.attach(ctx, a, rpclink.ConnFrom(ctx))
 			if p, ok := peer.FromContext(ctx); ok && h.rpcs != nil {
 				h.rpcs.SetPeer(ctx, p.Addr)
@@ -112,8 +112,8 @@ func (h *Handler) attach(ctx context.Context, a *rpclink.Attempt, c *rpclink.Con
 // at the attempt's End, which grpc-go delivers to grpcpulse's handler before
 // a stats handler installed after it (otelgrpc) ends its span.
 func (h *Handler) annotateFailure(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn, err error) {
-	reason, ok := a.Cause(func() (conntrack.Reason, bool) {
-		if h.side == conntrack.Client {
+	reason, ok := a.Cause(func() (pulse.Reason, bool) {
+		if h.side == pulse.SideClient {
 			return rpclink.ClientCause(a, err)
 		}
 		return rpclink.ServerCause(ctx, c, err)

@@ -11,13 +11,13 @@ package conntrack
 //
 //	C-core event                 on the wire                                   grpc-go peer records
 //	---------------------------  --------------------------------------------  ----------------------------------
-//	server max age               GOAWAY NO_ERROR 2^31-1, EMPTY debug data,    client: goaway, peer; the cut
-//	(max_connection_age_ms)      PING (payload a counter: 0..01), on its ACK  stream (UNAVAILABLE "enter idle")
-//	                             GOAWAY NO_ERROR last-id, empty; after the    is a transport failure, goaway
+//	server max age               GOAWAY NO_ERROR 2^31-1, EMPTY debug data,    client: server_drain, peer; the
+//	(max_connection_age_ms)      PING (payload a counter: 0..01), on its ACK  cut stream (UNAVAILABLE "enter
+//	                             GOAWAY NO_ERROR last-id, empty; after the    idle") is a transport failure
 //	                             grace: trailers UNAVAILABLE "enter idle"
 //	                             (newer: "max connection age") + RST_STREAM
 //	                             NO_ERROR per open stream, then close
-//	server shutdown              the same drain (grpc_server_shutdown_and_    client: goaway, peer; cut streams
+//	server shutdown              the same drain (grpc_server_shutdown_and_    client: server_drain, peer; cut streams
 //	(Server::Shutdown, Python    notify); cancel_all_calls: trailers          (UNAVAILABLE "Cancelling all
 //	server.stop(grace))          UNAVAILABLE "Cancelling all calls" + RST     calls") are transport failures
 //	                             NO_ERROR, close; if the final drain GOAWAY
@@ -39,7 +39,7 @@ package conntrack
 //
 // A C-core server's max-age drain and its shutdown drain are the same
 // frames (empty debug data in both GOAWAYs), so their close reason is
-// goaway: the wire does not say which, and the status texts that follow
+// server_drain: the wire does not say which, and the status texts that follow
 // come too late (with the streams, after the first cause) and only when a
 // stream was open. C-core's PINGs carry a counter whatever they are for
 // (BDP, keepalive, the drain), so they all count as keepalive PINGs.

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 func goAwayLast(dir wire.Direction, last, code uint32, debug string) event {
@@ -23,32 +24,32 @@ func TestCCoreServerVerdicts(t *testing.T) {
 	tests := []struct {
 		name       string
 		events     []event
-		reason     Reason
-		initiator  Initiator
+		reason     pulse.Reason
+		initiator  pulse.Initiator
 		disconnect string
 		goAways    int
 	}{
 		{"max age: empty drain, trailers, RST, EOF", []event{
 			goAwayLast(wire.Received, max, codeNo, ""), drainPing,
 			goAwayLast(wire.Received, 1, codeNo, ""), end(wire.EndEOF)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR", 1},
+			pulse.ReasonServerDrain, pulse.InitiatorPeer, "GOAWAY NO_ERROR", 1},
 		{"stop(0): empty drain, then INTERNAL_ERROR Cancelling all calls", []event{
 			goAwayLast(wire.Received, max, codeNo, ""), drainPing,
 			goAwayLast(wire.Received, 1, codeInternal, "Cancelling all calls"), end(wire.EndLocalClose)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR", 2},
+			pulse.ReasonServerDrain, pulse.InitiatorPeer, "GOAWAY NO_ERROR", 2},
 		{"max idle 1.51: GOAWAY INTERNAL_ERROR enter idle", []event{
 			goAwayLast(wire.Received, 1, codeInternal, "enter idle"), end(wire.EndEOF)},
-			ReasonMaxConnectionIdle, InitiatorPeer, "GOAWAY INTERNAL_ERROR", 1},
+			pulse.ReasonMaxConnectionIdle, pulse.InitiatorPeer, "GOAWAY INTERNAL_ERROR", 1},
 		{"max idle later releases: connection idle", []event{
 			goAwayLast(wire.Received, 1, codeInternal, "connection idle"), end(wire.EndEOF)},
-			ReasonMaxConnectionIdle, InitiatorPeer, "GOAWAY INTERNAL_ERROR", 1},
+			pulse.ReasonMaxConnectionIdle, pulse.InitiatorPeer, "GOAWAY INTERNAL_ERROR", 1},
 		{"too many pings", []event{
 			goAwayLast(wire.Received, 1, codeEYC, "too_many_pings"), end(wire.EndEOF)},
-			ReasonTooManyPings, InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM", 1},
+			pulse.ReasonTooManyPings, pulse.InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := &Journal{side: Client}
+			j := &Journal{side: pulse.SideClient}
 			for _, e := range tt.events {
 				e(j)
 			}
@@ -69,13 +70,13 @@ func TestCCoreServerVerdicts(t *testing.T) {
 // A C-core client's idle close sends GOAWAY INTERNAL_ERROR "enter idle" too;
 // read by its sender's role it is no server's max idle.
 func TestCCoreIdleTextByRole(t *testing.T) {
-	if got := ClassifyGoAway(Client, codeInternal, []byte("enter idle")); got != GoAwayOther {
+	if got := ClassifyGoAway(pulse.SideClient, codeInternal, []byte("enter idle")); got != GoAwayOther {
 		t.Errorf("client's enter idle = %v, want other", got)
 	}
-	if got := GoAwayCloseReason(Client, codeInternal, GoAwayOther); got != ReasonGoAway {
+	if got := GoAwayCloseReason(pulse.SideClient, codeInternal, GoAwayOther); got != pulse.ReasonGoAway {
 		t.Errorf("client's GOAWAY INTERNAL_ERROR = %v, want goaway", got)
 	}
-	if got := ClassifyGoAway(Server, codeInternal, []byte("enter idle")); got != GoAwayMaxIdle {
+	if got := ClassifyGoAway(pulse.SideServer, codeInternal, []byte("enter idle")); got != GoAwayMaxIdle {
 		t.Errorf("server's enter idle = %v, want max_idle", got)
 	}
 }

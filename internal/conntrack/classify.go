@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Snapshot is everything the classifier needs, as plain data, so that
@@ -15,7 +16,7 @@ type Snapshot struct {
 	// Observed is false when no journal exists for the connection (the
 	// credentials were not wrapped): every answer is then unknown.
 	Observed bool
-	Side     Side
+	Side     pulse.Side
 
 	// ReaderQuit: this side closed the conn after its reader had stopped
 	// reading (wire.Conn.ReaderQuit). grpc-go's reader stops only when
@@ -111,22 +112,22 @@ func keepaliveKind(k wire.EndKind) bool {
 // closing decides. A GOAWAY is read by the role of the side that sent it
 // (GoAwayCloseReason). Where the journal cannot tell, the answer is
 // unknown, never a guess.
-func Classify(s Snapshot) (Reason, Initiator) {
+func Classify(s Snapshot) (pulse.Reason, pulse.Initiator) {
 	if !s.Observed {
-		return ReasonUnknown, InitiatorUnknown
+		return pulse.ReasonUnknown, pulse.InitiatorUnknown
 	}
 	switch g, which := cause(s); which {
 	case causeGoAwaySent:
-		return GoAwayCloseReason(s.Side, g.Code, g.Reason), InitiatorLocal
+		return GoAwayCloseReason(s.Side, g.Code, g.Reason), pulse.InitiatorLocal
 	case causeGoAwayReceived:
-		return GoAwayCloseReason(s.Side.peer(), g.Code, g.Reason), InitiatorPeer
+		return GoAwayCloseReason(peerOf(s.Side), g.Code, g.Reason), pulse.InitiatorPeer
 	case causeViolation:
 		// The peer broke HTTP/2; grpc-go closes the transport.
-		return ReasonProtocolError, InitiatorLocal
+		return pulse.ReasonProtocolError, pulse.InitiatorLocal
 	case causeClosing:
 		return classifyClosing(s)
 	}
-	return ReasonUnknown, InitiatorUnknown
+	return pulse.ReasonUnknown, pulse.InitiatorUnknown
 }
 
 // Ending reports whether the connection has shown a cause to end: a GOAWAY
@@ -175,10 +176,10 @@ func cause(s Snapshot) (GoAwayRecord, causeKind) {
 	return rec, best
 }
 
-func classifyClosing(s Snapshot) (Reason, Initiator) {
+func classifyClosing(s Snapshot) (pulse.Reason, pulse.Initiator) {
 	c := s.Closing
 	if c.PingOutstanding && keepaliveKind(c.Kind) {
-		return ReasonKeepaliveTimeout, InitiatorLocal
+		return pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal
 	}
 	switch c.Kind {
 	case wire.EndLocalClose, wire.EndDeadline:
@@ -187,23 +188,23 @@ func classifyClosing(s Snapshot) (Reason, Initiator) {
 			// read that the observer could not judge (an HPACK error,
 			// say): this side closed, but not because it was shutting
 			// down, and why is not known.
-			return ReasonUnknown, InitiatorLocal
+			return pulse.ReasonUnknown, pulse.InitiatorLocal
 		}
 		// With no GOAWAY, no violation, no unanswered PING and the
 		// reader still reading, a local close is the application
 		// shutting this side down: grpc-go's server Stop closes
 		// without a GOAWAY, and a client that closes always sends one
 		// (recorded as Closing too).
-		if s.Side == Server {
-			return ReasonServerShutdown, InitiatorLocal
+		if s.Side == pulse.SideServer {
+			return pulse.ReasonServerShutdown, pulse.InitiatorLocal
 		}
-		return ReasonClientShutdown, InitiatorLocal
+		return pulse.ReasonClientShutdown, pulse.InitiatorLocal
 	case wire.EndEOF:
-		return ReasonPeerClosed, InitiatorPeer
+		return pulse.ReasonPeerClosed, pulse.InitiatorPeer
 	case wire.EndReset:
-		return ReasonConnectionReset, InitiatorPeer
+		return pulse.ReasonConnectionReset, pulse.InitiatorPeer
 	}
-	return ReasonIOError, InitiatorUnknown
+	return pulse.ReasonIOError, pulse.InitiatorUnknown
 }
 
 // DisconnectError returns the gRFC A94 grpc.disconnect_error value for the

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // events builds a Snapshot by replaying wire events through a real Journal,
@@ -36,94 +37,97 @@ const (
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		name       string
-		side       Side
+		side       pulse.Side
 		events     []event
-		reason     Reason
-		initiator  Initiator
+		reason     pulse.Reason
+		initiator  pulse.Initiator
 		disconnect string
 	}{
-		{"server max age then client shutdown and EOF", Server,
+		{"server max age then client shutdown and EOF", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeNo, "max_age"), sentDrainPing, goAway(wire.Sent, codeNo, "max_age"),
 				goAway(wire.Received, codeNo, "client transport shutdown"), end(wire.EndEOF)},
-			ReasonMaxConnectionAge, InitiatorLocal, "GOAWAY NO_ERROR"},
-		{"server max age, grace expires, hard close", Server,
+			pulse.ReasonMaxConnectionAge, pulse.InitiatorLocal, "GOAWAY NO_ERROR"},
+		{"server max age, grace expires, hard close", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeNo, "max_age"), end(wire.EndLocalClose)},
-			ReasonMaxConnectionAge, InitiatorLocal, "GOAWAY NO_ERROR"},
-		{"client receives max age", Client,
+			pulse.ReasonMaxConnectionAge, pulse.InitiatorLocal, "GOAWAY NO_ERROR"},
+		{"client receives max age", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "max_age"), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonMaxConnectionAge, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"max idle", Client,
+			pulse.ReasonMaxConnectionAge, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"max idle", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "max_idle"), end(wire.EndEOF)},
-			ReasonMaxConnectionIdle, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server keepalive timeout", Server,
+			pulse.ReasonMaxConnectionIdle, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server keepalive timeout", pulse.SideServer,
 			[]event{sentPing, recvPingAck, sentPing, end(wire.EndLocalClose)},
-			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
-		{"client keepalive timeout writes its shutdown GOAWAY first", Client,
+			pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal, "connection timed out"},
+		{"client keepalive timeout writes its shutdown GOAWAY first", pulse.SideClient,
 			[]event{sentPing, goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
-		{"client keepalive timeout surfacing as ETIMEDOUT", Client,
+			pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal, "connection timed out"},
+		{"client keepalive timeout surfacing as ETIMEDOUT", pulse.SideClient,
 			[]event{sentPing, end(wire.EndTimedOut)},
-			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
-		{"client keepalive timeout after the 1s close read deadline", Client,
+			pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal, "connection timed out"},
+		{"client keepalive timeout after the 1s close read deadline", pulse.SideClient,
 			[]event{sentPing, end(wire.EndDeadline)},
-			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
-		{"acked ping then shutdown is not a timeout", Client,
+			pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal, "connection timed out"},
+		{"acked ping then shutdown is not a timeout", pulse.SideClient,
 			[]event{sentPing, recvPingAck, goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonClientShutdown, InitiatorLocal, "subchannel shutdown"},
-		{"unanswered BDP ping is not keepalive", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
+		{"unanswered BDP ping is not keepalive", pulse.SideServer,
 			[]event{sentBDPPing, end(wire.EndLocalClose)},
-			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
-		{"server enforces too_many_pings", Server,
+			pulse.ReasonServerShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
+		{"server enforces too_many_pings", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeEYC, "too_many_pings"), end(wire.EndLocalClose)},
-			ReasonTooManyPings, InitiatorLocal, "GOAWAY ENHANCE_YOUR_CALM"},
-		{"client told too_many_pings", Client,
+			pulse.ReasonTooManyPings, pulse.InitiatorLocal, "GOAWAY ENHANCE_YOUR_CALM"},
+		{"client told too_many_pings", pulse.SideClient,
 			[]event{goAway(wire.Received, codeEYC, "too_many_pings"), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonTooManyPings, InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM"},
-		{"graceful stop, server", Server,
+			pulse.ReasonTooManyPings, pulse.InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM"},
+		{"graceful stop, server", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeNo, "graceful_stop"), goAway(wire.Received, codeNo, "client transport shutdown"), end(wire.EndEOF)},
-			ReasonServerShutdown, InitiatorLocal, "GOAWAY NO_ERROR"},
-		{"graceful stop, client", Client,
+			pulse.ReasonServerShutdown, pulse.InitiatorLocal, "GOAWAY NO_ERROR"},
+		{"graceful stop, client", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "graceful_stop"), end(wire.EndEOF)},
-			ReasonServerShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server Stop: local close without GOAWAY", Server,
+			pulse.ReasonServerShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server Stop: local close without GOAWAY", pulse.SideServer,
 			[]event{end(wire.EndLocalClose)},
-			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
-		{"client sees Stop as EOF", Client,
+			pulse.ReasonServerShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
+		{"client sees Stop as EOF", pulse.SideClient,
 			[]event{end(wire.EndEOF)},
-			ReasonPeerClosed, InitiatorPeer, "unknown"},
-		{"client Close", Client,
+			pulse.ReasonPeerClosed, pulse.InitiatorPeer, "unknown"},
+		{"client Close", pulse.SideClient,
 			[]event{goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonClientShutdown, InitiatorLocal, "subchannel shutdown"},
-		{"server sees client Close", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
+		{"server sees client Close", pulse.SideServer,
 			[]event{goAway(wire.Received, codeNo, "client transport shutdown"), end(wire.EndEOF)},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"other GOAWAY", Client,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server drain without debug data (C-core, grpc-js)", pulse.SideClient,
+			[]event{goAway(wire.Received, codeNo, ""), end(wire.EndEOF)},
+			pulse.ReasonServerDrain, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"other GOAWAY", pulse.SideClient,
 			[]event{goAway(wire.Received, 0x2, "internal failure, see logs")},
-			ReasonGoAway, InitiatorPeer, "GOAWAY INTERNAL_ERROR"},
-		{"GOAWAY code out of range is UNKNOWN", Client,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY INTERNAL_ERROR"},
+		{"GOAWAY code out of range is UNKNOWN", pulse.SideClient,
 			[]event{goAway(wire.Received, 0xdead, "")},
-			ReasonGoAway, InitiatorPeer, "GOAWAY UNKNOWN"},
-		{"reset", Client,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY UNKNOWN"},
+		{"reset", pulse.SideClient,
 			[]event{end(wire.EndReset)},
-			ReasonConnectionReset, InitiatorPeer, "connection reset"},
-		{"reset after a GOAWAY keeps the GOAWAY", Client,
+			pulse.ReasonConnectionReset, pulse.InitiatorPeer, "connection reset"},
+		{"reset after a GOAWAY keeps the GOAWAY", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "max_age"), end(wire.EndReset)},
-			ReasonMaxConnectionAge, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"timed out without a ping is an io error", Server,
+			pulse.ReasonMaxConnectionAge, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"timed out without a ping is an io error", pulse.SideServer,
 			[]event{end(wire.EndTimedOut)},
-			ReasonIOError, InitiatorUnknown, "connection timed out"},
-		{"aborted", Server,
+			pulse.ReasonIOError, pulse.InitiatorUnknown, "connection timed out"},
+		{"aborted", pulse.SideServer,
 			[]event{end(wire.EndAborted)},
-			ReasonIOError, InitiatorUnknown, "connection aborted"},
-		{"other error", Server,
+			pulse.ReasonIOError, pulse.InitiatorUnknown, "connection aborted"},
+		{"other error", pulse.SideServer,
 			[]event{end(wire.EndError)},
-			ReasonIOError, InitiatorUnknown, "socket error"},
-		{"nothing observed yet", Server, nil, ReasonUnknown, InitiatorUnknown, "unknown"},
-		{"peer broke HTTP/2, server closed", Server,
+			pulse.ReasonIOError, pulse.InitiatorUnknown, "socket error"},
+		{"nothing observed yet", pulse.SideServer, nil, pulse.ReasonUnknown, pulse.InitiatorUnknown, "unknown"},
+		{"peer broke HTTP/2, server closed", pulse.SideServer,
 			[]event{violation(wire.ViolationFrameLength), end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorLocal, "unknown"},
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "unknown"},
 	}
-	seen := map[Reason]bool{}
+	seen := map[pulse.Reason]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			j := &Journal{side: tt.side}
@@ -141,7 +145,7 @@ func TestClassify(t *testing.T) {
 		})
 		seen[tt.reason] = true
 	}
-	for _, r := range Reasons() {
+	for _, r := range pulse.Reasons() {
 		if !seen[r] {
 			t.Errorf("no table entry yields %v", r)
 		}
@@ -150,13 +154,13 @@ func TestClassify(t *testing.T) {
 
 func TestClassifyWithoutJournal(t *testing.T) {
 	r, i := Classify(Snapshot{})
-	if r != ReasonUnknown || i != InitiatorUnknown || DisconnectError(Snapshot{}) != "unknown" {
+	if r != pulse.ReasonUnknown || i != pulse.InitiatorUnknown || DisconnectError(Snapshot{}) != "unknown" {
 		t.Fatalf("unobserved connection: got %v %v", r, i)
 	}
 }
 
 func TestDrainCountedOnce(t *testing.T) {
-	j := &Journal{side: Server}
+	j := &Journal{side: pulse.SideServer}
 	goAway(wire.Sent, codeNo, "graceful_stop")(j)
 	sentDrainPing(j)
 	goAway(wire.Sent, codeNo, "graceful_stop")(j)
@@ -173,7 +177,7 @@ func TestDrainCountedOnce(t *testing.T) {
 // code and no debug data: still one drain, and its reason stays. A GOAWAY
 // with another code is a new event.
 func TestDrainWithoutDebugDataCountedOnce(t *testing.T) {
-	j := &Journal{side: Client}
+	j := &Journal{side: pulse.SideClient}
 	goAway(wire.Received, codeNo, "max_age")(j)
 	goAway(wire.Received, codeNo, "")(j)
 	goAway(wire.Received, codeNo, "")(j)

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"strconv"
 	"strings"
+
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // ClassifyErrorText maps the text of an RPC error that grpc-go produced when
@@ -11,11 +13,11 @@ import (
 // stats handler): grpc-go's wording varies by code path and version, so it
 // matches stable substrings and reports false for text it does not know,
 // including every error that did not come from a transport.
-func ClassifyErrorText(msg string) (Reason, bool) {
+func ClassifyErrorText(msg string) (pulse.Reason, bool) {
 	if strings.Contains(msg, "while dialing") {
 		// The RPC never had a transport: a failed connection attempt
 		// is not a transport that ended.
-		return ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	// A GOAWAY names the cause even when the error that followed it was a
 	// plain EOF: "..., received prior goaway: code: NO_ERROR, debug data:
@@ -28,28 +30,28 @@ func ClassifyErrorText(msg string) (Reason, bool) {
 			return m.reason, true
 		}
 	}
-	return ReasonUnknown, false
+	return pulse.ReasonUnknown, false
 }
 
 var errTextMatches = []struct {
 	text   string
-	reason Reason
+	reason pulse.Reason
 }{
-	{"keepalive ping failed to receive ACK within timeout", ReasonKeepaliveTimeout},
-	{"connection reset by peer", ReasonConnectionReset},
-	{"broken pipe", ReasonConnectionReset},
-	{"connection timed out", ReasonIOError},
-	{"error reading from server: EOF", ReasonPeerClosed},
-	{"error reading from server", ReasonIOError},
+	{"keepalive ping failed to receive ACK within timeout", pulse.ReasonKeepaliveTimeout},
+	{"connection reset by peer", pulse.ReasonConnectionReset},
+	{"broken pipe", pulse.ReasonConnectionReset},
+	{"connection timed out", pulse.ReasonIOError},
+	{"error reading from server: EOF", pulse.ReasonPeerClosed},
+	{"error reading from server", pulse.ReasonIOError},
 	// The transport ended but the text does not say why.
-	{"transport is closing", ReasonUnknown},
-	{"the connection is draining", ReasonGoAway},
+	{"transport is closing", pulse.ReasonUnknown},
+	{"the connection is draining", pulse.ReasonGoAway},
 }
 
 // goAwayTextReason reads the code and debug data out of grpc-go's GOAWAY
 // description `code: <CODE>, debug data: "<quoted>"`. Only a client writes
 // it, about a GOAWAY its server sent.
-func goAwayTextReason(s string) Reason {
+func goAwayTextReason(s string) pulse.Reason {
 	const codeMarker = "goaway: code: "
 	name := strings.TrimPrefix(s, codeMarker)
 	if i := strings.IndexByte(name, ','); i >= 0 {
@@ -57,20 +59,20 @@ func goAwayTextReason(s string) Reason {
 	}
 	code, ok := goAwayCodeByName(name)
 	if !ok {
-		return ReasonGoAway
+		return pulse.ReasonGoAway
 	}
 	const marker = "debug data: "
 	i := strings.Index(s, marker)
 	if i < 0 {
-		return GoAwayCloseReason(Server, code, GoAwayOther)
+		return GoAwayCloseReason(pulse.SideServer, code, GoAwayOther)
 	}
 	debug, err := strconv.QuotedPrefix(s[i+len(marker):])
 	if err != nil {
-		return GoAwayCloseReason(Server, code, GoAwayOther)
+		return GoAwayCloseReason(pulse.SideServer, code, GoAwayOther)
 	}
 	d, err := strconv.Unquote(debug)
 	if err != nil {
-		return GoAwayCloseReason(Server, code, GoAwayOther)
+		return GoAwayCloseReason(pulse.SideServer, code, GoAwayOther)
 	}
-	return GoAwayCloseReason(Server, code, ClassifyGoAway(Server, code, []byte(d)))
+	return GoAwayCloseReason(pulse.SideServer, code, ClassifyGoAway(pulse.SideServer, code, []byte(d)))
 }

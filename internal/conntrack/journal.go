@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Hooks receives the journal's events as they happen, so that counters and
@@ -56,7 +57,7 @@ type Journal struct {
 	unclaimed  *time.Timer  // frees the journal if no handler claims it
 	tag        any
 
-	side            Side
+	side            pulse.Side
 	pingOutstanding bool
 	// pingRestarted: the outstanding PING's time is not its own but that
 	// of a later keepalive PING sent after reads (see Ping), so its ACK
@@ -133,7 +134,7 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
 	// A GOAWAY is read by the role of the side that sent it: only a
 	// server drains or answers too_many_pings, only a client shuts down.
-	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(j.side.sender(dir), code, debug), LastStreamID: lastStreamID}
+	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(sender(j.side, dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
 	if prev := j.lastGoAway[dir]; prev == key || (prev.valid && prev.code == code && g.Reason == GoAwayNone) {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // pingConn is the server side of a connection, observed and driven frame
@@ -34,7 +35,7 @@ func newPingConn(t *testing.T) *pingConn {
 // observer the client preface and SETTINGS that peer writes.
 func observe(t *testing.T, server, peer net.Conn) *pingConn {
 	t.Helper()
-	conn, j := NewRegistry(Server, nil).Observe(server)
+	conn, j := NewRegistry(pulse.SideServer, nil).Observe(server)
 	t.Cleanup(func() { conn.Close(); peer.Close() })
 	p := &pingConn{t: t, conn: conn, j: j, peer: http2.NewFramer(peer, peer)}
 	p.fromPeer(len(http2.ClientPreface)+9, func() error {
@@ -147,11 +148,11 @@ func TestKeepaliveTimeoutTakenByAWrite(t *testing.T) {
 	p := newPingConn(t)
 	p.keepalivePing()
 	p.j.End(wire.End{Kind: wire.EndEOF, Dir: wire.Received, Err: io.EOF})
-	if r, _ := Classify(p.j.Snapshot()); r != ReasonPeerClosed {
+	if r, _ := Classify(p.j.Snapshot()); r != pulse.ReasonPeerClosed {
 		t.Fatalf("after the EOF alone: %v, want peer_closed", r)
 	}
 	p.j.End(wire.End{Kind: wire.EndTimedOut, Dir: wire.Sent})
-	if r, i := Classify(p.j.Snapshot()); r != ReasonKeepaliveTimeout || i != InitiatorLocal {
+	if r, i := Classify(p.j.Snapshot()); r != pulse.ReasonKeepaliveTimeout || i != pulse.InitiatorLocal {
 		t.Errorf("after the write's timeout: %v/%v, want keepalive_timeout/local", r, i)
 	}
 }

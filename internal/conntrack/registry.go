@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Registry holds the journals of one stats handler's live connections, keyed
@@ -23,7 +24,7 @@ import (
 //
 // Lookups run on every client RPC attempt and take no registry-wide lock.
 type Registry struct {
-	side  Side
+	side  pulse.Side
 	hooks Hooks
 
 	m sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
@@ -34,7 +35,7 @@ type Registry struct {
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)
 // receive every journal's live events.
-func NewRegistry(side Side, hooks Hooks) *Registry {
+func NewRegistry(side pulse.Side, hooks Hooks) *Registry {
 	return &Registry{side: side, hooks: hooks, grace: unclaimedGrace}
 }
 
@@ -44,7 +45,7 @@ func NewRegistry(side Side, hooks Hooks) *Registry {
 // Lookup finds the journal by.
 func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j := &Journal{side: r.side, hooks: r.hooks, reg: r}
-	wc := wire.NewConn(c, r.side == Client, j)
+	wc := wire.NewConn(c, r.side == pulse.SideClient, j)
 	j.conn = wc
 	r.m.Store(wc.RemoteAddr(), j)
 	r.n.Add(1)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // heldWrite is a TCP conn whose writes, once armed, are made on the socket
@@ -128,7 +129,7 @@ func TestResetTakenByAWriteIsAReset(t *testing.T) {
 	if s.Closing.Kind != wire.EndReset || !s.Closing.WriteFailed {
 		t.Errorf("closing %v (write failed %v), want a reset seen by a write", s.Closing.Kind, s.Closing.WriteFailed)
 	}
-	if r, i := Classify(s); r != ReasonConnectionReset || i != InitiatorPeer {
+	if r, i := Classify(s); r != pulse.ReasonConnectionReset || i != pulse.InitiatorPeer {
 		t.Errorf("verdict %v/%v, want connection_reset/peer", r, i)
 	}
 }
@@ -159,7 +160,7 @@ func TestResetAfterFINIsAPeerClose(t *testing.T) {
 	}
 	conn.Close()
 	s := j.Snapshot()
-	if r, i := Classify(s); r != ReasonPeerClosed || i != InitiatorPeer {
+	if r, i := Classify(s); r != pulse.ReasonPeerClosed || i != pulse.InitiatorPeer {
 		t.Errorf("verdict %v/%v, want peer_closed/peer", r, i)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 func observePipe(t *testing.T, r *Registry) *Journal {
@@ -18,7 +20,7 @@ func observePipe(t *testing.T, r *Registry) *Journal {
 // that comes later fails; a claimed one stays until it is released, and its
 // unclaimed timer is dropped at once.
 func TestUnclaimedJournalsAreFreed(t *testing.T) {
-	r := NewRegistry(Server, nil)
+	r := NewRegistry(pulse.SideServer, nil)
 	// The grace is read when a journal is opened: the claimed one gets
 	// an hour, so that no stall of a busy machine frees it before its
 	// claim; the others are freed almost at once.

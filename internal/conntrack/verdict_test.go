@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/grpcpulse/grpcpulse/internal/wire"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 const (
@@ -53,112 +54,112 @@ func (discard) End(wire.End)                                  {}
 func TestClassifyVerdicts(t *testing.T) {
 	tests := []struct {
 		name       string
-		side       Side
+		side       pulse.Side
 		events     []event
-		reason     Reason
-		initiator  Initiator
+		reason     pulse.Reason
+		initiator  pulse.Initiator
 		disconnect string
 	}{
 		// A server reads a received GOAWAY as the client going away,
 		// whatever the debug data says.
-		{"server receives max_age from a client", Server,
+		{"server receives max_age from a client", pulse.SideServer,
 			[]event{goAway(wire.Received, codeNo, "max_age"), end(wire.EndEOF)},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server receives max_idle from a client", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives max_idle from a client", pulse.SideServer,
 			[]event{goAway(wire.Received, codeNo, "max_idle"), end(wire.EndEOF)},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server receives graceful_stop from a client", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives graceful_stop from a client", pulse.SideServer,
 			[]event{goAway(wire.Received, codeNo, "graceful_stop"), end(wire.EndEOF)},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server receives too_many_pings from a client", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives too_many_pings from a client", pulse.SideServer,
 			[]event{goAway(wire.Received, codeEYC, "too_many_pings"), end(wire.EndEOF)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM"},
-		{"server receives an empty NO_ERROR GOAWAY", Server,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY ENHANCE_YOUR_CALM"},
+		{"server receives an empty NO_ERROR GOAWAY", pulse.SideServer,
 			[]event{goAway(wire.Received, codeNo, ""), end(wire.EndEOF)},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"server receives INTERNAL_ERROR", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"server receives INTERNAL_ERROR", pulse.SideServer,
 			[]event{goAway(wire.Received, codeInternal, "max_age"), end(wire.EndEOF)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY INTERNAL_ERROR"},
-		{"server told it broke HTTP/2", Server,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY INTERNAL_ERROR"},
+		{"server told it broke HTTP/2", pulse.SideServer,
 			[]event{goAway(wire.Received, codeProtocol, "max_age"), end(wire.EndEOF)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY PROTOCOL_ERROR"},
-		{"server told COMPRESSION_ERROR", Server,
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY PROTOCOL_ERROR"},
+		{"server told COMPRESSION_ERROR", pulse.SideServer,
 			[]event{goAway(wire.Received, codeCompression, ""), end(wire.EndReset)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY COMPRESSION_ERROR"},
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY COMPRESSION_ERROR"},
 
 		// A client reads a received GOAWAY as the server's.
-		{"client receives client transport shutdown", Client,
+		{"client receives client transport shutdown", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "client transport shutdown"), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"client receives too_many_pings without ENHANCE_YOUR_CALM", Client,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"client receives too_many_pings without ENHANCE_YOUR_CALM", pulse.SideClient,
 			[]event{goAway(wire.Received, codeNo, "too_many_pings"), end(wire.EndEOF)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"client told FLOW_CONTROL_ERROR", Client,
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"client told FLOW_CONTROL_ERROR", pulse.SideClient,
 			[]event{goAway(wire.Received, codeFlowControl, ""), goAway(wire.Sent, codeNo, "client transport shutdown"), end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY FLOW_CONTROL_ERROR"},
-		{"client told FRAME_SIZE_ERROR", Client,
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY FLOW_CONTROL_ERROR"},
+		{"client told FRAME_SIZE_ERROR", pulse.SideClient,
 			[]event{goAway(wire.Received, codeFrameSize, "max_age"), end(wire.EndEOF)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY FRAME_SIZE_ERROR"},
-		{"client told SETTINGS_TIMEOUT", Client,
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY FRAME_SIZE_ERROR"},
+		{"client told SETTINGS_TIMEOUT", pulse.SideClient,
 			[]event{goAway(wire.Received, codeSettingsTO, ""), end(wire.EndEOF)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY SETTINGS_TIMEOUT"},
-		{"client told STREAM_CLOSED", Client,
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY SETTINGS_TIMEOUT"},
+		{"client told STREAM_CLOSED", pulse.SideClient,
 			[]event{goAway(wire.Received, codeStreamClose, ""), end(wire.EndEOF)},
-			ReasonProtocolError, InitiatorPeer, "GOAWAY STREAM_CLOSED"},
-		{"client told REFUSED_STREAM is not a protocol error", Client,
+			pulse.ReasonProtocolError, pulse.InitiatorPeer, "GOAWAY STREAM_CLOSED"},
+		{"client told REFUSED_STREAM is not a protocol error", pulse.SideClient,
 			[]event{goAway(wire.Received, codeRefused, ""), end(wire.EndEOF)},
-			ReasonGoAway, InitiatorPeer, "GOAWAY REFUSED_STREAM"},
+			pulse.ReasonGoAway, pulse.InitiatorPeer, "GOAWAY REFUSED_STREAM"},
 
 		// A GOAWAY this side sent with a protocol error code.
-		{"server sends PROTOCOL_ERROR (illegal stream id)", Server,
+		{"server sends PROTOCOL_ERROR (illegal stream id)", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeProtocol, "received an illegal stream id: 2"), end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
-		{"server sends PROTOCOL_ERROR, reader quit", Server,
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
+		{"server sends PROTOCOL_ERROR, reader quit", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeProtocol, ""), readerQuit, end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "GOAWAY PROTOCOL_ERROR"},
 
 		// Violations the observer saw.
-		{"violation then local close", Server,
+		{"violation then local close", pulse.SideServer,
 			[]event{violation(wire.ViolationContinuation), readerQuit, end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorLocal, "unknown"},
-		{"violation then the write fails", Server,
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "unknown"},
+		{"violation then the write fails", pulse.SideServer,
 			[]event{violation(wire.ViolationFrameSize), end(wire.EndReset)},
-			ReasonProtocolError, InitiatorLocal, "unknown"},
-		{"client sees a violation, writes its shutdown GOAWAY", Client,
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "unknown"},
+		{"client sees a violation, writes its shutdown GOAWAY", pulse.SideClient,
 			[]event{violation(wire.ViolationStreamID), goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
-			ReasonProtocolError, InitiatorLocal, "unknown"},
-		{"a violation after a drain does not change the verdict", Server,
+			pulse.ReasonProtocolError, pulse.InitiatorLocal, "unknown"},
+		{"a violation after a drain does not change the verdict", pulse.SideServer,
 			[]event{goAway(wire.Sent, codeNo, "max_age"), violation(wire.ViolationPadding), end(wire.EndLocalClose)},
-			ReasonMaxConnectionAge, InitiatorLocal, "GOAWAY NO_ERROR"},
-		{"a violation in the sent direction is ignored", Server,
+			pulse.ReasonMaxConnectionAge, pulse.InitiatorLocal, "GOAWAY NO_ERROR"},
+		{"a violation in the sent direction is ignored", pulse.SideServer,
 			[]event{func(j *Journal) { j.Violation(wire.Sent, wire.ViolationFrameSize) }, end(wire.EndLocalClose)},
-			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
+			pulse.ReasonServerShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
 
 		// A local close with no evidence while the reader was not reading.
-		{"server closes after its reader quit, nothing seen", Server,
+		{"server closes after its reader quit, nothing seen", pulse.SideServer,
 			[]event{readerQuit, end(wire.EndLocalClose)},
-			ReasonUnknown, InitiatorLocal, "unknown"},
-		{"client closes after its reader quit, nothing seen", Client,
+			pulse.ReasonUnknown, pulse.InitiatorLocal, "unknown"},
+		{"client closes after its reader quit, nothing seen", pulse.SideClient,
 			[]event{goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
-			ReasonUnknown, InitiatorLocal, "unknown"},
-		{"keepalive timeout still wins over a quit reader", Client,
+			pulse.ReasonUnknown, pulse.InitiatorLocal, "unknown"},
+		{"keepalive timeout still wins over a quit reader", pulse.SideClient,
 			[]event{sentPing, goAway(wire.Sent, codeNo, "client transport shutdown"), readerQuit, end(wire.EndLocalClose)},
-			ReasonKeepaliveTimeout, InitiatorLocal, "connection timed out"},
-		{"server Stop while the reader reads", Server,
+			pulse.ReasonKeepaliveTimeout, pulse.InitiatorLocal, "connection timed out"},
+		{"server Stop while the reader reads", pulse.SideServer,
 			[]event{end(wire.EndLocalClose)},
-			ReasonServerShutdown, InitiatorLocal, "subchannel shutdown"},
-		{"a write fails on the closed socket before the client's GOAWAY is read", Server,
+			pulse.ReasonServerShutdown, pulse.InitiatorLocal, "subchannel shutdown"},
+		{"a write fails on the closed socket before the client's GOAWAY is read", pulse.SideServer,
 			[]event{endDir(wire.EndReset, wire.Sent), goAway(wire.Received, codeNo, "client transport shutdown")},
-			ReasonClientShutdown, InitiatorPeer, "GOAWAY NO_ERROR"},
-		{"a read reset before a GOAWAY keeps the reset", Server,
+			pulse.ReasonClientShutdown, pulse.InitiatorPeer, "GOAWAY NO_ERROR"},
+		{"a read reset before a GOAWAY keeps the reset", pulse.SideServer,
 			[]event{endDir(wire.EndReset, wire.Received), goAway(wire.Received, codeNo, "client transport shutdown")},
-			ReasonConnectionReset, InitiatorPeer, "connection reset"},
-		{"a failed write without a GOAWAY is a reset", Server,
+			pulse.ReasonConnectionReset, pulse.InitiatorPeer, "connection reset"},
+		{"a failed write without a GOAWAY is a reset", pulse.SideServer,
 			[]event{endDir(wire.EndReset, wire.Sent)},
-			ReasonConnectionReset, InitiatorPeer, "connection reset"},
-		{"a quit reader does not matter for an EOF", Server,
+			pulse.ReasonConnectionReset, pulse.InitiatorPeer, "connection reset"},
+		{"a quit reader does not matter for an EOF", pulse.SideServer,
 			[]event{end(wire.EndEOF), readerQuit},
-			ReasonPeerClosed, InitiatorPeer, "unknown"},
+			pulse.ReasonPeerClosed, pulse.InitiatorPeer, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +175,7 @@ func TestClassifyVerdicts(t *testing.T) {
 			if got := DisconnectError(s); got != tt.disconnect {
 				t.Errorf("DisconnectError = %q, want %q", got, tt.disconnect)
 			}
-			if tt.reason == ReasonServerShutdown && s.Violation.Valid {
+			if tt.reason == pulse.ReasonServerShutdown && s.Violation.Valid {
 				t.Errorf("server_shutdown despite a violation")
 			}
 		})
@@ -184,25 +185,25 @@ func TestClassifyVerdicts(t *testing.T) {
 // The grpc.goaway.reason of a GOAWAY depends on the role of its sender.
 func TestClassifyGoAwayByRole(t *testing.T) {
 	tests := []struct {
-		sender Side
+		sender pulse.Side
 		code   uint32
 		debug  string
 		want   GoAwayReason
 	}{
-		{Server, codeNo, "max_age", GoAwayMaxAge},
-		{Server, codeNo, "max_idle", GoAwayMaxIdle},
-		{Server, codeNo, "graceful_stop", GoAwayGracefulStop},
-		{Server, codeEYC, "too_many_pings", GoAwayTooManyPings},
-		{Server, codeNo, "too_many_pings", GoAwayOther},
-		{Server, codeNo, "client transport shutdown", GoAwayOther},
-		{Server, codeNo, "", GoAwayNone},
-		{Server, codeProtocol, "received an illegal stream id", GoAwayOther},
-		{Client, codeNo, "client transport shutdown", GoAwayClientShutdown},
-		{Client, codeNo, "max_age", GoAwayOther},
-		{Client, codeNo, "max_idle", GoAwayOther},
-		{Client, codeNo, "graceful_stop", GoAwayOther},
-		{Client, codeEYC, "too_many_pings", GoAwayOther},
-		{Client, codeNo, "", GoAwayNone},
+		{pulse.SideServer, codeNo, "max_age", GoAwayMaxAge},
+		{pulse.SideServer, codeNo, "max_idle", GoAwayMaxIdle},
+		{pulse.SideServer, codeNo, "graceful_stop", GoAwayGracefulStop},
+		{pulse.SideServer, codeEYC, "too_many_pings", GoAwayTooManyPings},
+		{pulse.SideServer, codeNo, "too_many_pings", GoAwayOther},
+		{pulse.SideServer, codeNo, "client transport shutdown", GoAwayOther},
+		{pulse.SideServer, codeNo, "", GoAwayNone},
+		{pulse.SideServer, codeProtocol, "received an illegal stream id", GoAwayOther},
+		{pulse.SideClient, codeNo, "client transport shutdown", GoAwayClientShutdown},
+		{pulse.SideClient, codeNo, "max_age", GoAwayOther},
+		{pulse.SideClient, codeNo, "max_idle", GoAwayOther},
+		{pulse.SideClient, codeNo, "graceful_stop", GoAwayOther},
+		{pulse.SideClient, codeEYC, "too_many_pings", GoAwayOther},
+		{pulse.SideClient, codeNo, "", GoAwayNone},
 	}
 	for _, tt := range tests {
 		if got := ClassifyGoAway(tt.sender, tt.code, []byte(tt.debug)); got != tt.want {
@@ -215,14 +216,14 @@ func TestClassifyGoAwayByRole(t *testing.T) {
 // so metrics and span events follow the same rule.
 func TestJournalGoAwayReasonByRole(t *testing.T) {
 	for _, tt := range []struct {
-		side Side
+		side pulse.Side
 		dir  wire.Direction
 		want GoAwayReason
 	}{
-		{Server, wire.Received, GoAwayOther},
-		{Server, wire.Sent, GoAwayMaxAge},
-		{Client, wire.Received, GoAwayMaxAge},
-		{Client, wire.Sent, GoAwayOther},
+		{pulse.SideServer, wire.Received, GoAwayOther},
+		{pulse.SideServer, wire.Sent, GoAwayMaxAge},
+		{pulse.SideClient, wire.Received, GoAwayMaxAge},
+		{pulse.SideClient, wire.Sent, GoAwayOther},
 	} {
 		rec := &goAwayHooks{}
 		j := &Journal{side: tt.side, hooks: rec}

@@ -3,6 +3,8 @@ package conntrack
 import (
 	"golang.org/x/net/http2"
 
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
+
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 )
 
@@ -17,125 +19,21 @@ const (
 	Sent     = wire.Sent
 )
 
-// Side is the role of this end of a connection.
-type Side uint8
-
-const (
-	// Client is the side that dialed.
-	Client Side = iota
-	// Server is the side that accepted.
-	Server
-)
-
-// String returns "client" or "server", the values of grpc.side.
-func (s Side) String() string {
-	if s == Server {
-		return "server"
-	}
-	return "client"
-}
-
-// sender returns the role of the side that sent a frame this side saw going
-// in direction dir.
-func (s Side) sender(dir wire.Direction) Side {
+// sender returns the role of the side that sent a frame that side s saw
+// going in direction dir.
+func sender(s pulse.Side, dir wire.Direction) pulse.Side {
 	if dir == wire.Sent {
 		return s
 	}
-	return s.peer()
+	return peerOf(s)
 }
 
-// peer returns the other role.
-func (s Side) peer() Side {
-	if s == Server {
-		return Client
+// peerOf returns the other role.
+func peerOf(s pulse.Side) pulse.Side {
+	if s == pulse.SideServer {
+		return pulse.SideClient
 	}
-	return Server
-}
-
-// Reason is why a connection ended: the value of grpc.close.reason.
-type Reason uint8
-
-// The reasons, documented where users read them: package stats, which
-// exports them. The zero value is ReasonUnknown so that a journal-less
-// connection needs no special case.
-const (
-	ReasonUnknown Reason = iota
-	ReasonKeepaliveTimeout
-	ReasonTooManyPings
-	ReasonMaxConnectionAge
-	ReasonMaxConnectionIdle
-	ReasonServerShutdown
-	ReasonClientShutdown
-	ReasonGoAway
-	ReasonPeerClosed
-	ReasonConnectionReset
-	ReasonIOError
-	ReasonProtocolError
-)
-
-var reasonNames = [...]string{
-	ReasonUnknown:           "unknown",
-	ReasonKeepaliveTimeout:  "keepalive_timeout",
-	ReasonTooManyPings:      "too_many_pings",
-	ReasonMaxConnectionAge:  "max_connection_age",
-	ReasonMaxConnectionIdle: "max_connection_idle",
-	ReasonServerShutdown:    "server_shutdown",
-	ReasonClientShutdown:    "client_shutdown",
-	ReasonGoAway:            "goaway",
-	ReasonPeerClosed:        "peer_closed",
-	ReasonConnectionReset:   "connection_reset",
-	ReasonIOError:           "io_error",
-	ReasonProtocolError:     "protocol_error",
-}
-
-// String returns the attribute value of the reason.
-func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return "unknown"
-}
-
-// Failure reports whether a transport that ended for this reason failed,
-// rather than being closed by design: its span's status is Error.
-func (r Reason) Failure() bool {
-	switch r {
-	case ReasonKeepaliveTimeout, ReasonTooManyPings, ReasonConnectionReset, ReasonIOError:
-		return true
-	}
-	return false
-}
-
-// Reasons lists every reason, for tests and documentation.
-func Reasons() []Reason {
-	rs := make([]Reason, len(reasonNames))
-	for i := range rs {
-		rs[i] = Reason(i)
-	}
-	return rs
-}
-
-// Initiator is who ended a connection: the value of grpc.close.initiator.
-type Initiator uint8
-
-const (
-	// InitiatorUnknown: the journal cannot tell.
-	InitiatorUnknown Initiator = iota
-	// InitiatorLocal: this side ended it.
-	InitiatorLocal
-	// InitiatorPeer: the other side (or a middlebox on its behalf) ended it.
-	InitiatorPeer
-)
-
-// String returns "local", "peer" or "unknown".
-func (i Initiator) String() string {
-	switch i {
-	case InitiatorLocal:
-		return "local"
-	case InitiatorPeer:
-		return "peer"
-	}
-	return "unknown"
+	return pulse.SideServer
 }
 
 // GoAwayReason classifies a GOAWAY's debug data into a bounded set, because
@@ -200,21 +98,21 @@ func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 // or enforces its ping policy (too_many_pings, with ENHANCE_YOUR_CALM); only
 // a client shuts its transport down with "client transport shutdown". Debug
 // data that names the other role's reasons is "other".
-func ClassifyGoAway(sender Side, code uint32, debug []byte) GoAwayReason {
+func ClassifyGoAway(sender pulse.Side, code uint32, debug []byte) GoAwayReason {
 	r := ClassifyGoAwayDebug(debug)
 	switch r {
 	case GoAwayNone:
 		return r
 	case GoAwayTooManyPings:
-		if sender == Server && code == uint32(http2.ErrCodeEnhanceYourCalm) {
+		if sender == pulse.SideServer && code == uint32(http2.ErrCodeEnhanceYourCalm) {
 			return r
 		}
 	case GoAwayMaxAge, GoAwayMaxIdle, GoAwayGracefulStop:
-		if sender == Server {
+		if sender == pulse.SideServer {
 			return r
 		}
 	case GoAwayClientShutdown:
-		if sender == Client {
+		if sender == pulse.SideClient {
 			return r
 		}
 	}
@@ -242,30 +140,36 @@ func IsProtocolErrorCode(code uint32) bool {
 //     whoever sent it;
 //   - a server's GOAWAY is too_many_pings, max_connection_age,
 //     max_connection_idle or server_shutdown by its class (r, from
-//     ClassifyGoAway), any other is goaway;
+//     ClassifyGoAway); NO_ERROR without debug data is server_drain, how
+//     gRPC C-core and grpc-js drain for their age and idle limits and their
+//     shutdown alike; any other is goaway;
 //   - a client's GOAWAY means the client is going away: client_shutdown
 //     with NO_ERROR, goaway with any other code, whatever its debug data.
-func GoAwayCloseReason(sender Side, code uint32, r GoAwayReason) Reason {
+func GoAwayCloseReason(sender pulse.Side, code uint32, r GoAwayReason) pulse.Reason {
 	if IsProtocolErrorCode(code) {
-		return ReasonProtocolError
+		return pulse.ReasonProtocolError
 	}
-	if sender == Client {
+	if sender == pulse.SideClient {
 		if code == uint32(http2.ErrCodeNo) {
-			return ReasonClientShutdown
+			return pulse.ReasonClientShutdown
 		}
-		return ReasonGoAway
+		return pulse.ReasonGoAway
 	}
 	switch r {
 	case GoAwayTooManyPings:
-		return ReasonTooManyPings
+		return pulse.ReasonTooManyPings
 	case GoAwayMaxAge:
-		return ReasonMaxConnectionAge
+		return pulse.ReasonMaxConnectionAge
 	case GoAwayMaxIdle:
-		return ReasonMaxConnectionIdle
+		return pulse.ReasonMaxConnectionIdle
 	case GoAwayGracefulStop:
-		return ReasonServerShutdown
+		return pulse.ReasonServerShutdown
+	case GoAwayNone:
+		if code == uint32(http2.ErrCodeNo) {
+			return pulse.ReasonServerDrain
+		}
 	}
-	return ReasonGoAway
+	return pulse.ReasonGoAway
 }
 
 // goAwayCodeByName is the inverse of GoAwayCodeName for the RFC 9113 codes.

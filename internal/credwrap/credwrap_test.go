@@ -16,6 +16,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/credwrap"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 type readyReader interface {
@@ -81,7 +82,7 @@ func TestGRPCReadsOnReady(t *testing.T) {
 		t.Skip("grpc-go reads bare conns on readiness only on Linux")
 	}
 	var sReads, sReady, cReads, cReady atomic.Int64
-	sreg, creg := conntrack.NewRegistry(conntrack.Server, nil), conntrack.NewRegistry(conntrack.Client, nil)
+	sreg, creg := conntrack.NewRegistry(pulse.SideServer, nil), conntrack.NewRegistry(pulse.SideClient, nil)
 	screds := counted{TransportCredentials: credwrap.Wrap(insecure.NewCredentials(), sreg), t: t, reads: &sReads, ready: &sReady}
 	ccreds := counted{TransportCredentials: credwrap.Wrap(insecure.NewCredentials(), creg), t: t, reads: &cReads, ready: &cReady}
 

@@ -18,8 +18,8 @@ import (
 
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/policy"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // MaxRPCs is how many cut RPCs a diagnosis names; the count covers them all.
@@ -28,9 +28,9 @@ const MaxRPCs = 4
 // Facts is what was observed about one transport's end, and the policy this
 // side ran with. Zero values mean "not observed".
 type Facts struct {
-	Side      conntrack.Side
-	Reason    conntrack.Reason
-	Initiator conntrack.Initiator
+	Side      pulse.Side
+	Reason    pulse.Reason
+	Initiator pulse.Initiator
 
 	Lifetime time.Duration // from the transport's start to its end
 	// Idle is how long nothing had been read before the end began (before
@@ -78,25 +78,25 @@ type Diagnosis struct {
 func Diagnose(f Facts) (Diagnosis, bool) {
 	var advice string
 	switch f.Reason {
-	case conntrack.ReasonTooManyPings:
-		if f.Side == conntrack.Server {
+	case pulse.ReasonTooManyPings:
+		if f.Side == pulse.SideServer {
 			advice = tooManyPingsServer(f)
 		} else {
 			advice = tooManyPingsClient(f)
 		}
-	case conntrack.ReasonKeepaliveTimeout:
+	case pulse.ReasonKeepaliveTimeout:
 		advice = keepaliveTimeout(f)
-	case conntrack.ReasonMaxConnectionAge:
+	case pulse.ReasonMaxConnectionAge:
 		if f.ActiveRPCs == 0 {
 			return Diagnosis{}, false
 		}
 		advice = maxAge(f)
-	case conntrack.ReasonConnectionReset, conntrack.ReasonPeerClosed:
+	case pulse.ReasonConnectionReset, pulse.ReasonPeerClosed:
 		if f.ActiveRPCs == 0 {
 			return Diagnosis{}, false
 		}
 		advice = abrupt(f)
-	case conntrack.ReasonProtocolError:
+	case pulse.ReasonProtocolError:
 		advice = protocolError(f)
 	default:
 		return Diagnosis{}, false
@@ -106,10 +106,10 @@ func Diagnose(f Facts) (Diagnosis, bool) {
 
 // Considered reports whether an end for this reason may be diagnosed: the
 // others never are, so their facts need not be gathered at all.
-func Considered(r conntrack.Reason) bool {
+func Considered(r pulse.Reason) bool {
 	switch r {
-	case conntrack.ReasonTooManyPings, conntrack.ReasonKeepaliveTimeout, conntrack.ReasonMaxConnectionAge,
-		conntrack.ReasonConnectionReset, conntrack.ReasonPeerClosed, conntrack.ReasonProtocolError:
+	case pulse.ReasonTooManyPings, pulse.ReasonKeepaliveTimeout, pulse.ReasonMaxConnectionAge,
+		pulse.ReasonConnectionReset, pulse.ReasonPeerClosed, pulse.ReasonProtocolError:
 		return true
 	}
 	return false
@@ -176,7 +176,7 @@ func tooManyPingsClient(f Facts) string {
 func keepaliveTimeout(f Facts) string {
 	timeout, param, floor := time.Duration(0), "ServerParameters", policy.ServerMinTime
 	switch {
-	case f.Side == conntrack.Client:
+	case f.Side == pulse.SideClient:
 		param, floor = "ClientParameters", policy.ClientMinTime
 		if f.Client != nil {
 			timeout = policy.EffectiveClient(*f.Client).Timeout
@@ -191,9 +191,9 @@ func keepaliveTimeout(f Facts) string {
 	}
 	current := time.Duration(0)
 	switch {
-	case f.Side == conntrack.Client && f.Client != nil:
+	case f.Side == pulse.SideClient && f.Client != nil:
 		current = policy.EffectiveClient(*f.Client).Time
-	case f.Side == conntrack.Server && f.Server != nil:
+	case f.Side == pulse.SideServer && f.Server != nil:
 		kp, _ := policy.EffectiveServer(*f.Server, keepalive.EnforcementPolicy{})
 		current = kp.Time
 	}
@@ -213,7 +213,7 @@ func keepaliveTimeout(f Facts) string {
 
 func maxAge(f Facts) string {
 	longest := longestRPC(f.CutRPCs)
-	if f.Side == conntrack.Server {
+	if f.Side == pulse.SideServer {
 		grace := "MaxConnectionAgeGrace"
 		if f.Server != nil {
 			kp, _ := policy.EffectiveServer(*f.Server, keepalive.EnforcementPolicy{})
@@ -230,7 +230,7 @@ func maxAge(f Facts) string {
 
 func abrupt(f Facts) string {
 	how := "closed the connection without a GOAWAY"
-	if f.Reason == conntrack.ReasonConnectionReset {
+	if f.Reason == pulse.ReasonConnectionReset {
 		how = "reset the connection"
 	}
 	return fmt.Sprintf("The peer, or a middlebox on its behalf, %s after %s, %s after the last read, cutting %d RPC(s)%s. "+
@@ -243,7 +243,7 @@ func protocolError(f Facts) string {
 	if f.Violation != "" {
 		what = "a malformed frame (" + f.Violation + ")"
 	}
-	if f.Initiator == conntrack.InitiatorPeer {
+	if f.Initiator == pulse.InitiatorPeer {
 		return "The peer closed the connection with a GOAWAY that says this side broke HTTP/2: check for a proxy rewriting frames, or a peer that is not a gRPC peer. No keepalive setting changes this."
 	}
 	return "The peer sent " + what + ", and this side closed the connection: the peer is broken or not a gRPC peer (a scanner, a misconfigured proxy). No keepalive setting changes this."

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Interval is how often a Sampler lets a record of one reason through after
@@ -17,7 +17,7 @@ const Interval = time.Minute
 // since the last one. Metrics stay exact; only the log is sampled.
 type Sampler struct {
 	mu   sync.Mutex
-	last [32]sampled // by conntrack.Reason; the vocabulary is far smaller
+	last [32]sampled // by pulse.Reason; the vocabulary is far smaller
 }
 
 type sampled struct {
@@ -27,9 +27,9 @@ type sampled struct {
 
 // Allow reports whether a record of reason r may be written now, and how
 // many records of r were held back since the last one written.
-func (s *Sampler) Allow(r conntrack.Reason, now time.Time) (suppressed int, ok bool) {
+func (s *Sampler) Allow(r pulse.Reason, now time.Time) (suppressed int, ok bool) {
 	if int(r) >= len(s.last) {
-		r = conntrack.ReasonUnknown
+		r = pulse.ReasonUnknown
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

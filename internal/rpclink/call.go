@@ -9,8 +9,8 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Attempt is one attempt of a call on one transport. Its fields are set by
@@ -31,7 +31,7 @@ type Attempt struct {
 	listed     bool
 
 	causeOnce sync.Once
-	reason    conntrack.Reason
+	reason    pulse.Reason
 	failed    bool
 }
 
@@ -88,7 +88,7 @@ func (a *Attempt) Finish() {
 // and why, deciding it with decide the first time it is asked: the
 // interceptor and the stats handler both need it, and whichever sees the
 // attempt's end first decides for both.
-func (a *Attempt) Cause(decide func() (conntrack.Reason, bool)) (conntrack.Reason, bool) {
+func (a *Attempt) Cause(decide func() (pulse.Reason, bool)) (pulse.Reason, bool) {
 	a.causeOnce.Do(func() { a.reason, a.failed = decide() })
 	return a.reason, a.failed
 }
@@ -118,15 +118,15 @@ type Call struct {
 	// Set by the interceptor's reporter when the call ends and read by
 	// the interceptor to wrap the error it returns, on the same goroutine.
 	failed bool
-	reason conntrack.Reason
+	reason pulse.Reason
 }
 
 // SetCause records that the call failed because its transport ended, and
 // why.
-func (c *Call) SetCause(r conntrack.Reason) { c.failed, c.reason = true, r }
+func (c *Call) SetCause(r pulse.Reason) { c.failed, c.reason = true, r }
 
 // Cause returns what SetCause recorded.
-func (c *Call) Cause() (conntrack.Reason, bool) { return c.reason, c.failed }
+func (c *Call) Cause() (pulse.Reason, bool) { return c.reason, c.failed }
 
 type attemptKey struct{}
 

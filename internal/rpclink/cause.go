@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // ClientCause decides whether a client attempt failed because of its
@@ -16,26 +17,26 @@ import (
 // exception: the status a server's transport writes on the streams it cuts
 // as it goes down (see teardownStatus). Without a journal for the attempt,
 // grpc-go's error text is the fallback.
-func ClientCause(a *Attempt, err error) (conntrack.Reason, bool) {
+func ClientCause(a *Attempt, err error) (pulse.Reason, bool) {
 	if status.Code(err) != codes.Unavailable {
 		// A transport that ends fails its RPCs with Unavailable; the
 		// application's own Close fails them with Canceled.
-		return conntrack.ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	if a != nil {
 		if c := a.Conn(); c != nil && c.Journal != nil {
 			snap := c.Journal.Snapshot()
 			if !snap.Ending() {
-				return conntrack.ReasonUnknown, false
+				return pulse.ReasonUnknown, false
 			}
 			if a.Trailers() && !teardownStatus(snap, err) {
-				return conntrack.ReasonUnknown, false
+				return pulse.ReasonUnknown, false
 			}
 			r, _ := conntrack.Classify(snap)
 			return r, true
 		}
 		if a.Trailers() {
-			return conntrack.ReasonUnknown, false
+			return pulse.ReasonUnknown, false
 		}
 	}
 	return TextCause(err)
@@ -70,23 +71,23 @@ func teardownStatus(snap conntrack.Snapshot, err error) bool {
 // transport: it failed after its context was cancelled and the transport is
 // closing. A drain alone (GOAWAY sent) does not fail RPCs; the close that
 // ends it does.
-func ServerCause(ctx context.Context, c *Conn, err error) (conntrack.Reason, bool) {
+func ServerCause(ctx context.Context, c *Conn, err error) (pulse.Reason, bool) {
 	if err == nil || ctx.Err() == nil || c == nil {
-		return conntrack.ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	snap := c.Snapshot()
 	if !snap.Closing.Valid {
-		return conntrack.ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	r, _ := conntrack.Classify(snap)
 	return r, true
 }
 
 // TextCause classifies an Unavailable error from grpc-go's text alone.
-func TextCause(err error) (conntrack.Reason, bool) {
+func TextCause(err error) (pulse.Reason, bool) {
 	s, _ := status.FromError(err)
 	if s.Code() != codes.Unavailable {
-		return conntrack.ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	return conntrack.ClassifyErrorText(s.Message())
 }

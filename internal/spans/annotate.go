@@ -4,8 +4,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // AnnotateGoAway records on an RPC's span that a GOAWAY arrived (or was
@@ -19,7 +19,7 @@ func AnnotateGoAway(span trace.Span, attrs []attribute.KeyValue) {
 // AnnotateFailure records on an RPC's span that it failed because its
 // transport ended, why, and which transport: a link to the transport's
 // span, when there is one.
-func AnnotateFailure(span trace.Span, reason conntrack.Reason, conn trace.SpanContext) {
+func AnnotateFailure(span trace.Span, reason pulse.Reason, conn trace.SpanContext) {
 	if !span.IsRecording() {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // BenchmarkConnSpanLife is what a short connection's span costs: prepared at
@@ -18,7 +19,7 @@ import (
 func BenchmarkConnSpanLife(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer tp.Shutdown(context.Background())
-	tr := spans.NewTracer(tp, conntrack.Server)
+	tr := spans.NewTracer(tp, pulse.SideServer)
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50051}
 	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	g := conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayClientShutdown}
@@ -28,6 +29,6 @@ func BenchmarkConnSpanLife(b *testing.B) {
 		o := spans.Origin{Local: local, Remote: remote, Begin: time.Now()}
 		tr.Prepare(&c, &o)
 		c.GoAway(g)
-		c.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorPeer, RPCs: 1})
+		c.End(spans.ConnEnd{Reason: pulse.ReasonClientShutdown, Initiator: pulse.InitiatorPeer, RPCs: 1})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Attribute keys set at a transport span's end.
@@ -43,7 +44,7 @@ type Tracer struct {
 type attrList [11]attribute.KeyValue
 
 // NewTracer returns a Tracer for one side.
-func NewTracer(tp trace.TracerProvider, side conntrack.Side) *Tracer {
+func NewTracer(tp trace.TracerProvider, side pulse.Side) *Tracer {
 	t := &Tracer{
 		tracer: tp.Tracer(semconv.ScopeName, trace.WithInstrumentationVersion(semconv.Version)),
 		side:   semconv.Side.String(side.String()),
@@ -297,8 +298,8 @@ func appendEndAttrs(attrs []attribute.KeyValue, e *ConnEnd, goAways int) []attri
 
 // ConnEnd describes how a transport ended.
 type ConnEnd struct {
-	Reason        conntrack.Reason
-	Initiator     conntrack.Initiator
+	Reason        pulse.Reason
+	Initiator     pulse.Initiator
 	PingsSent     int64 // keepalive PINGs sent
 	PingsReceived int64 // keepalive PINGs received
 	RPCs          int64 // RPC attempts the transport carried
@@ -318,7 +319,7 @@ func (c *ConnSpan) End(e ConnEnd) {
 		attrs = c.appendStartAttrs(attrs)
 	}
 	span := c.span
-	if e.Reason == conntrack.ReasonKeepaliveTimeout {
+	if e.Reason == pulse.ReasonKeepaliveTimeout {
 		span.AddEvent(semconv.EventKeepaliveTimeout)
 	}
 	attrs = appendEndAttrs(attrs, &e, c.goAways)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
@@ -35,12 +36,12 @@ func TestConnSpanStaysBounded(t *testing.T) {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
 	remote := &net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.2"), Port: 443}
 	var c spans.ConnSpan
-	spans.NewTracer(tp, conntrack.Client).Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
+	spans.NewTracer(tp, pulse.SideClient).Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
 	for range 1000 {
 		c.GoAway(conntrack.GoAway{Dir: conntrack.Received, Reason: conntrack.GoAwayOther})
 	}
 	// A day of one keepalive ping a minute.
-	c.End(spans.ConnEnd{Reason: conntrack.ReasonKeepaliveTimeout, Initiator: conntrack.InitiatorLocal, PingsSent: 1440, PingsReceived: 3, RPCs: 7})
+	c.End(spans.ConnEnd{Reason: pulse.ReasonKeepaliveTimeout, Initiator: pulse.InitiatorLocal, PingsSent: 1440, PingsReceived: 3, RPCs: 7})
 
 	ended := rec.Ended()
 	if len(ended) != 1 {
@@ -83,17 +84,17 @@ func TestConnSpanStatus(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	tr := spans.NewTracer(tp, conntrack.Server)
+	tr := spans.NewTracer(tp, pulse.SideServer)
 	want := map[string]codes.Code{
 		"keepalive_timeout": codes.Error, "too_many_pings": codes.Error, "connection_reset": codes.Error, "io_error": codes.Error,
 		"max_connection_age": codes.Unset, "max_connection_idle": codes.Unset, "server_shutdown": codes.Unset,
 		"client_shutdown": codes.Unset, "goaway": codes.Unset, "peer_closed": codes.Unset, "unknown": codes.Unset,
 		"protocol_error": codes.Unset,
 	}
-	for _, reason := range conntrack.Reasons() {
+	for _, reason := range pulse.Reasons() {
 		var c spans.ConnSpan
 		tr.Prepare(&c, &spans.Origin{Begin: time.Now()})
-		c.End(spans.ConnEnd{Reason: reason, Initiator: conntrack.InitiatorLocal})
+		c.End(spans.ConnEnd{Reason: reason, Initiator: pulse.InitiatorLocal})
 	}
 	for _, s := range rec.Ended() {
 		r, _ := attr(s.Attributes(), "grpc.close.reason")
@@ -123,7 +124,7 @@ func TestConnSpanStartsWhenNeeded(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	tr := spans.NewTracer(tp, conntrack.Server)
+	tr := spans.NewTracer(tp, pulse.SideServer)
 	begin := time.Now().Add(-time.Hour)
 
 	var idle spans.ConnSpan
@@ -131,7 +132,7 @@ func TestConnSpanStartsWhenNeeded(t *testing.T) {
 	if n := len(rec.Started()); n != 0 {
 		t.Fatalf("%d spans started by Prepare, want none", n)
 	}
-	idle.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorPeer})
+	idle.End(spans.ConnEnd{Reason: pulse.ReasonClientShutdown, Initiator: pulse.InitiatorPeer})
 
 	var linked spans.ConnSpan
 	tr.Prepare(&linked, &spans.Origin{Begin: begin})
@@ -142,7 +143,7 @@ func TestConnSpanStartsWhenNeeded(t *testing.T) {
 	if again := linked.SpanContext(); !again.Equal(sc) {
 		t.Errorf("second SpanContext %v, want the same span %v", again, sc)
 	}
-	linked.End(spans.ConnEnd{Reason: conntrack.ReasonKeepaliveTimeout, Initiator: conntrack.InitiatorLocal})
+	linked.End(spans.ConnEnd{Reason: pulse.ReasonKeepaliveTimeout, Initiator: pulse.InitiatorLocal})
 
 	ended := rec.Ended()
 	if len(ended) != 2 {
@@ -174,7 +175,7 @@ func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
-	tr := spans.NewTracer(tp, conntrack.Client)
+	tr := spans.NewTracer(tp, pulse.SideClient)
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
 	remote := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 443}
 
@@ -187,7 +188,7 @@ func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
 			c.GoAway(conntrack.GoAway{Dir: conntrack.Sent, Reason: conntrack.GoAwayClientShutdown, LastStreamID: uint32(i)})
 		}
 		started := len(rec.Started())
-		c.End(spans.ConnEnd{Reason: conntrack.ReasonClientShutdown, Initiator: conntrack.InitiatorLocal})
+		c.End(spans.ConnEnd{Reason: pulse.ReasonClientShutdown, Initiator: pulse.InitiatorLocal})
 		s := rec.Ended()[len(rec.Ended())-1]
 
 		want := min(n, tracing.MaxGoAwayEvents)
