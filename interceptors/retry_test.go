@@ -159,7 +159,7 @@ func TestTransparentRetryIsNotAFailure(t *testing.T) {
 	if n := r.n.Load(); n != 1 {
 		t.Fatalf("transparent retry attempts = %d, want 1: the scenario did not happen", n)
 	}
-	s.Client.WaitClose(t, "goaway", "peer")
+	s.Client.WaitClose(t, "server_drain", "peer")
 	if n := s.Client.Failures(t); n != 0 {
 		t.Errorf("client counted %d transport failures:\n%s", n, s.Client.M.Dump(t, semconv.MetricTransportFailures))
 	}

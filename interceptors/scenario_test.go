@@ -14,7 +14,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // The scenarios run real grpc-go servers and clients with grpcpulse's stats
@@ -52,7 +52,7 @@ func serverCauses(s *testenv.Scenario) <-chan string {
 }
 
 // checkServerCause asserts what Cause told the server's handler.
-func checkServerCause(t *testing.T, causes <-chan string, want stats.Reason) {
+func checkServerCause(t *testing.T, causes <-chan string, want pulse.Reason) {
 	t.Helper()
 	select {
 	case got := <-causes:
@@ -128,7 +128,7 @@ func receive(t *testing.T, errc <-chan error) error {
 
 // checkClientError asserts that the application got Unavailable and that
 // Cause names want.
-func checkClientError(t *testing.T, err error, want stats.Reason) {
+func checkClientError(t *testing.T, err error, want pulse.Reason) {
 	t.Helper()
 	t.Logf("client application got: %v", err)
 	if status.Code(err) != codes.Unavailable {
@@ -148,8 +148,8 @@ func TestMaxConnectionAgeCutsStream(t *testing.T) {
 	})}})
 	causes := serverCauses(s)
 	recv := blockingStream(t, s, s.Dial(t, nil, true))
-	checkClientError(t, recv(), stats.ReasonMaxConnectionAge)
-	checkServerCause(t, causes, stats.ReasonMaxConnectionAge)
+	checkClientError(t, recv(), pulse.ReasonMaxConnectionAge)
+	checkServerCause(t, causes, pulse.ReasonMaxConnectionAge)
 	s.Client.WaitFailure(t, "max_connection_age", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "max_connection_age", streamMethod, "CANCELLED")
 	// The stream was in flight when each side's transport ended.
@@ -176,9 +176,9 @@ func TestKeepaliveTimeoutFailsUnary(t *testing.T) {
 	causes := serverCauses(s)
 	errc := blockingUnary(t, s, cc, 10*time.Minute)
 	s.Proxy.Blackhole()
-	checkServerCause(t, causes, stats.ReasonKeepaliveTimeout)
+	checkServerCause(t, causes, pulse.ReasonKeepaliveTimeout)
 	s.Server.WaitFailure(t, "keepalive_timeout", unaryMethod, "CANCELLED")
-	checkClientError(t, receive(t, errc), stats.ReasonKeepaliveTimeout)
+	checkClientError(t, receive(t, errc), pulse.ReasonKeepaliveTimeout)
 	s.Client.WaitFailure(t, "keepalive_timeout", unaryMethod, "UNAVAILABLE")
 }
 
@@ -193,7 +193,7 @@ func TestTooManyPingsCutsStream(t *testing.T) {
 	// and sends the GOAWAY after the third strike; the first may only
 	// reset the strikes.
 	s.Proxy.InjectPings(6)
-	checkClientError(t, recv(), stats.ReasonTooManyPings)
+	checkClientError(t, recv(), pulse.ReasonTooManyPings)
 	s.Client.WaitFailure(t, "too_many_pings", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "too_many_pings", streamMethod, "CANCELLED")
 }
@@ -240,7 +240,7 @@ func TestStopFailsRPC(t *testing.T) {
 		t.Fatalf("client error = %v, want Unavailable", err)
 	}
 	cause, ok := interceptors.Cause(context.Background(), err)
-	if !ok || (cause != stats.ReasonPeerClosed && cause != stats.ReasonConnectionReset) {
+	if !ok || (cause != pulse.ReasonPeerClosed && cause != pulse.ReasonConnectionReset) {
 		t.Fatalf("Cause = %q, %v; want peer_closed or connection_reset", cause, ok)
 	}
 	s.Client.WaitClose(t, cause.String(), "peer")
@@ -255,7 +255,7 @@ func TestResetFailsStream(t *testing.T) {
 	s := start(t, testenv.Setup{Proxy: true})
 	recv := blockingStream(t, s, s.Dial(t, nil, true))
 	s.Proxy.Reset()
-	checkClientError(t, recv(), stats.ReasonConnectionReset)
+	checkClientError(t, recv(), pulse.ReasonConnectionReset)
 	s.Client.WaitFailure(t, "connection_reset", streamMethod, "UNAVAILABLE")
 	s.Server.WaitFailure(t, "connection_reset", streamMethod, "CANCELLED")
 }

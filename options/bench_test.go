@@ -44,11 +44,17 @@ func setups() []struct {
 	}
 	// The bundles' options: with SDK providers, or with the API's no-op
 	// ones, and more.
-	sdk := func(more ...options.Option) []options.Option {
-		return append([]options.Option{options.WithMeterProvider(mp()), options.WithTracerProvider(tp())}, more...)
+	sdkServer := func(more ...options.ServerOption) []grpc.ServerOption {
+		return options.Server(append([]options.ServerOption{options.WithMeterProvider(mp()), options.WithTracerProvider(tp())}, more...)...)
 	}
-	noopOTel := func() []options.Option {
-		return []options.Option{options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())}
+	sdkClient := func(more ...options.ClientOption) []grpc.DialOption {
+		return options.Client(append([]options.ClientOption{options.WithMeterProvider(mp()), options.WithTracerProvider(tp())}, more...)...)
+	}
+	noopServer := func() []grpc.ServerOption {
+		return options.Server(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
+	}
+	noopClient := func() []grpc.DialOption {
+		return options.Client(options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider()))
 	}
 	plain := grpc.WithTransportCredentials(insecure.NewCredentials())
 	return []struct {
@@ -71,20 +77,20 @@ func setups() []struct {
 		// Plain credentials given after the bundle's replace its wrapped
 		// ones: grpc-go applies options in order.
 		{"noobserver", func() []grpc.ServerOption {
-			return append(options.Server(noopOTel()...), grpc.Creds(insecure.NewCredentials()))
+			return append(noopServer(), grpc.Creds(insecure.NewCredentials()))
 		}, func() []grpc.DialOption {
-			return append(options.Client(noopOTel()...), plain)
+			return append(noopClient(), plain)
 		}},
-		{"noopotel", func() []grpc.ServerOption { return options.Server(noopOTel()...) }, func() []grpc.DialOption {
-			return options.Client(noopOTel()...)
+		{"noopotel", func() []grpc.ServerOption { return noopServer() }, func() []grpc.DialOption {
+			return noopClient()
 		}},
 		{"nospans", func() []grpc.ServerOption {
-			return options.Server(sdk(options.WithConnectionSpans(false))...)
+			return sdkServer(options.WithConnectionSpans(false))
 		}, func() []grpc.DialOption {
-			return options.Client(sdk(options.WithConnectionSpans(false))...)
+			return sdkClient(options.WithConnectionSpans(false))
 		}},
-		{"grpcpulse", func() []grpc.ServerOption { return options.Server(sdk()...) }, func() []grpc.DialOption {
-			return options.Client(sdk()...)
+		{"grpcpulse", func() []grpc.ServerOption { return sdkServer() }, func() []grpc.DialOption {
+			return sdkClient()
 		}},
 		{"otelgrpc", func() []grpc.ServerOption {
 			return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
@@ -95,9 +101,9 @@ func setups() []struct {
 			}
 		}},
 		{"grpcpulse+otelgrpc", func() []grpc.ServerOption {
-			return options.Server(sdk(options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))...)
+			return sdkServer(options.WithStatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
 		}, func() []grpc.DialOption {
-			return options.Client(sdk(options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))...)
+			return sdkClient(options.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithMeterProvider(mp()), otelgrpc.WithTracerProvider(tp()))))
 		}},
 	}
 }

@@ -1,16 +1,14 @@
 package options
 
 import (
-	"errors"
-	"fmt"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/config"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/internal/handler"
+	"github.com/grpcpulse/grpcpulse/internal/intercept"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Server returns the grpc.ServerOptions that install grpcpulse on a server:
@@ -24,14 +22,12 @@ import (
 // A keepalive override is applied as written, and what ValidateServer finds
 // in it is reported (WithErrorHandler). Only a value grpc-go would reject
 // or panic on (a Fatal finding) is not applied: the preset stays.
-func Server(opts ...Option) []grpc.ServerOption {
-	c := config.Build(config.Server, opts)
-	policy, findings := serverPolicy(c)
-	report(c, "server", findings)
+func Server(opts ...ServerOption) []grpc.ServerOption {
+	c := config.Build(opts)
+	policy := serverPolicy(c)
+	h := handler.New(pulse.SideServer, c)
 	// The handler diagnoses closes against the policy in force.
-	hc := *c
-	hc.ServerParams, hc.Enforcement = &policy.Parameters, &policy.Enforcement
-	h := stats.NewServerHandler(config.Of(&hc))
+	h.SetPolicy(handler.Policy{Server: &policy.Parameters, Enforcement: &policy.Enforcement})
 	creds := c.Creds
 	if creds == nil {
 		creds = insecure.NewCredentials()
@@ -45,9 +41,10 @@ func Server(opts ...Option) []grpc.ServerOption {
 	for _, sh := range c.StatsHandlers {
 		out = append(out, grpc.StatsHandler(sh))
 	}
+	rec := intercept.NewRecorder(pulse.SideServer, c)
 	return append(out,
-		grpc.ChainUnaryInterceptor(interceptors.UnaryServerInterceptor(config.Of(c))),
-		grpc.ChainStreamInterceptor(interceptors.StreamServerInterceptor(config.Of(c))),
+		grpc.ChainUnaryInterceptor(intercept.UnaryServer(rec)),
+		grpc.ChainStreamInterceptor(intercept.StreamServer(rec)),
 	)
 }
 
@@ -62,13 +59,11 @@ func Server(opts ...Option) []grpc.ServerOption {
 // Validate against WithPeerServerPolicy, when given) finds in it is
 // reported. Only a value grpc-go would reject (a Fatal finding) is not
 // applied: the preset stays.
-func Client(opts ...Option) []grpc.DialOption {
-	c := config.Build(config.Client, opts)
-	params, findings := clientParams(c)
-	report(c, "client", findings)
-	hc := *c
-	hc.ClientParams = &params
-	h := stats.NewClientHandler(config.Of(&hc))
+func Client(opts ...ClientOption) []grpc.DialOption {
+	c := config.Build(opts)
+	params := clientParams(c)
+	h := handler.New(pulse.SideClient, c)
+	h.SetPolicy(handler.Policy{Client: &params, Peer: c.PeerEnforcement})
 	var out []grpc.DialOption
 	switch {
 	case c.Bundle != nil:
@@ -82,86 +77,73 @@ func Client(opts ...Option) []grpc.DialOption {
 	for _, sh := range c.StatsHandlers {
 		out = append(out, grpc.WithStatsHandler(sh))
 	}
+	rec := intercept.NewRecorder(pulse.SideClient, c)
 	return append(out,
-		grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(config.Of(c))),
-		grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(config.Of(c))),
+		grpc.WithChainUnaryInterceptor(intercept.UnaryClient(rec)),
+		grpc.WithChainStreamInterceptor(intercept.StreamClient(rec)),
 	)
 }
 
-// CheckServer returns the Error and Fatal findings of the keepalive
-// overrides in opts, joined, or nil: for programs that would rather fail
-// at start than run with a policy that breaks connections.
-func CheckServer(opts ...Option) error {
-	_, findings := serverPolicy(config.Build(config.Server, opts))
-	return Err(findings)
-}
-
-// CheckClient is CheckServer for Client.
-func CheckClient(opts ...Option) error {
-	_, findings := clientParams(config.Build(config.Client, opts))
-	return Err(findings)
-}
-
-// serverPolicy returns the server policy to install, the preset with the
-// overrides, and the findings about the overrides. With a Fatal finding the
-// preset stays.
-func serverPolicy(c *config.Config) (ServerPolicy, []Finding) {
+// serverPolicy returns the server policy to install: the preset
+// (DefaultServerPolicy) with the overrides, as written. What Validate finds
+// in them is reported; a policy with a Fatal finding, which grpc-go would
+// reject or panic on, is not applied and the preset stays.
+func serverPolicy(c *config.Config) ServerPolicy {
 	preset := DefaultServerPolicy()
-	if c.ServerParams == nil && c.Enforcement == nil && c.LongestRPC == nil {
-		return preset, nil
+	params, enf, longest := c.ServerParams, c.Enforcement, c.LongestRPC
+	if params == nil && enf == nil && longest == nil {
+		return preset
 	}
 	p := preset
-	if c.ServerParams != nil {
-		p.Parameters = *c.ServerParams
+	if params != nil {
+		p.Parameters = *params
 	}
-	if c.Enforcement != nil {
-		p.Enforcement = *c.Enforcement
+	if enf != nil {
+		p.Enforcement = *enf
 	}
-	if c.LongestRPC != nil {
-		p.LongestRPC = *c.LongestRPC
+	if longest != nil {
+		p.LongestRPC = *longest
 	}
-	findings := ValidateServer(p)
-	if atLeast(findings, Fatal) != nil {
-		return preset, findings
+	findings := Validate(nil, p)
+	rejected := findings.Fatal()
+	reportFindings(c.Handle, pulse.SideServer, rejected, findings)
+	if rejected {
+		return preset
 	}
-	return p, findings
+	return p
 }
 
-// clientParams is serverPolicy for a client. The client is checked against
-// the servers' policy only when WithPeerServerPolicy says what it is: any
-// other policy would be a guess.
-func clientParams(c *config.Config) (keepalive.ClientParameters, []Finding) {
+// clientParams is ResolveServerPolicy for a client. The client is checked
+// against the servers' policy only when WithPeerServerPolicy says what it
+// is: any other policy would be a guess.
+func clientParams(c *config.Config) keepalive.ClientParameters {
 	preset := DefaultClientParameters()
 	if c.ClientParams == nil {
-		return preset, nil
+		return preset
 	}
 	p := *c.ClientParams
 	findings := clientFindings(p)
 	if c.PeerParams != nil {
-		// The peer's own findings are not the client's to fix.
+		// The servers' own findings are not the client's to fix.
 		peer := ServerPolicy{Parameters: *c.PeerParams, Enforcement: *c.PeerEnforcement, LongestRPC: c.PeerLongestRPC}
 		findings = append(findings, pairFindings(p, peer)...)
 	}
-	findings = sortFindings(findings)
-	if atLeast(findings, Fatal) != nil {
-		return preset, findings
+	fs := sortFindings(findings)
+	rejected := fs.Fatal()
+	reportFindings(c.Handle, pulse.SideClient, rejected, fs)
+	if rejected {
+		return preset
 	}
-	return p, findings
+	return p
 }
 
-// report passes the findings about a side's keepalive overrides to the
-// error handler, in one error: a Fatal one says the preset stays.
-func report(c *config.Config, side string, findings []Finding) {
+func reportFindings(handle func(error), side pulse.Side, rejected bool, findings Findings) {
 	if len(findings) == 0 {
 		return
 	}
-	errs := make([]error, len(findings))
-	for i, f := range findings {
-		errs[i] = f
+	notApplied := ""
+	if rejected {
+		notApplied = "the preset stays"
 	}
-	what := "applied as written"
-	if atLeast(findings, Fatal) != nil {
-		what = "NOT applied, the preset stays, because grpc-go would reject it"
-	}
-	c.Handle(fmt.Errorf("grpcpulse: %s keepalive override %s; Validate reports: %w", side, what, errors.Join(errs...)))
+	handle(config.PolicyError(side, notApplied, findings.errors()))
 }

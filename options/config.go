@@ -12,19 +12,91 @@ import (
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/config"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Option configures grpcpulse. The same options configure the bundles
-// (Server, Client) and the building blocks for programs that compose their
-// own grpc options (stats.NewServerHandler, stats.NewClientHandler and the
-// interceptors in package interceptors); each option behaves the same
-// wherever it is passed.
+// The option types say where an option may be passed, so that passing one
+// where it means nothing does not compile:
 //
-// An option for the other side (WithClientParameters passed to Server) or
-// a value that means nothing (a nil provider) has no effect and is reported
-// through the error handler (WithErrorHandler, by default otel.Handle).
-type Option = config.Option
+//	option                                   Server  Client  stats handlers  interceptors
+//	WithMeterProvider, WithErrorHandler      yes     yes     yes             yes          (Option)
+//	WithTracerProvider, WithPropagators,     yes     yes     yes             no           (HandlerOption)
+//	WithConnectionSpans, WithRPCSpans,
+//	WithLogger, WithDiagnosisHandler
+//	WithTransportCredentials,                yes     yes     no              no           (BundleOption)
+//	WithStatsHandler
+//	WithServerPolicy, WithServerParameters,  yes     no      no              no           (ServerOption)
+//	WithEnforcementPolicy
+//	WithClientParameters,                    no      yes     no              no           (ClientOption)
+//	WithCredentialsBundle, WithPeerServerPolicy
+//
+// An option behaves the same wherever it is accepted. A stats handler
+// composed without a bundle installs its keepalive policy and credentials
+// through its own methods (KeepaliveOptions, WrapCredentials), so that what
+// its diagnoses judge against is what it installed. A nil value where nil
+// means nothing (a nil provider, a nil option) has no effect and is
+// reported through the error handler.
+
+// ServerOption configures Server.
+type ServerOption interface{ serverOption() }
+
+// ClientOption configures Client.
+type ClientOption interface{ clientOption() }
+
+// BundleOption configures both bundles, Server and Client.
+type BundleOption interface {
+	ServerOption
+	ClientOption
+}
+
+// HandlerOption configures the stats handlers (stats.NewServerHandler,
+// stats.NewClientHandler) and the bundles, which install them.
+type HandlerOption interface {
+	BundleOption
+	handlerOption()
+}
+
+// Option configures every building block: the bundles, the stats handlers
+// and the interceptors of package interceptors.
+type Option interface {
+	HandlerOption
+	interceptorOption()
+}
+
+// setting is every option underneath: a named change to the configuration,
+// which the building blocks apply through config.Setting. Its variants
+// below differ only in the interfaces they satisfy.
+type setting struct {
+	name  string
+	apply func(*config.Config) error
+}
+
+func (s setting) Apply(c *config.Config) error { return s.apply(c) }
+func (s setting) Name() string                 { return s.name }
+
+type (
+	serverSetting  struct{ setting }
+	clientSetting  struct{ setting }
+	bundleSetting  struct{ setting }
+	handlerSetting struct{ setting }
+	everySetting   struct{ setting }
+)
+
+func (serverSetting) serverOption()     {}
+func (clientSetting) clientOption()     {}
+func (bundleSetting) serverOption()     {}
+func (bundleSetting) clientOption()     {}
+func (handlerSetting) serverOption()    {}
+func (handlerSetting) clientOption()    {}
+func (handlerSetting) handlerOption()   {}
+func (everySetting) serverOption()      {}
+func (everySetting) clientOption()      {}
+func (everySetting) handlerOption()     {}
+func (everySetting) interceptorOption() {}
+
+func newSetting(name string, apply func(*config.Config) error) setting {
+	return setting{name: "options." + name, apply: apply}
+}
 
 var (
 	errNilMeterProvider  = errors.New("a nil MeterProvider means nothing; the default, otel.GetMeterProvider(), stays")
@@ -40,26 +112,26 @@ var (
 // WithMeterProvider sets the MeterProvider of the metrics. The default is
 // otel.GetMeterProvider(), read when the option list is applied.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	return config.New("options.WithMeterProvider", config.Both, func(c *config.Config) error {
+	return everySetting{newSetting("WithMeterProvider", func(c *config.Config) error {
 		if mp == nil {
 			return errNilMeterProvider
 		}
 		c.MeterProvider = mp
 		return nil
-	})
+	})}
 }
 
 // WithTracerProvider sets the TracerProvider of the connection spans and of
 // the own RPC spans. The default is otel.GetTracerProvider(), read when the
 // option list is applied.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return config.New("options.WithTracerProvider", config.Both, func(c *config.Config) error {
+func WithTracerProvider(tp trace.TracerProvider) HandlerOption {
+	return handlerSetting{newSetting("WithTracerProvider", func(c *config.Config) error {
 		if tp == nil {
 			return errNilTracerProvider
 		}
 		c.TracerProvider = tp
 		return nil
-	})
+	})}
 }
 
 // WithPropagators sets how the own RPC spans (WithRPCSpans) carry the trace
@@ -67,34 +139,34 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // as in otelgrpc: set the global propagator once
 // (otel.SetTextMapPropagator(propagation.TraceContext{})) and every
 // instrumentation agrees.
-func WithPropagators(p propagation.TextMapPropagator) Option {
-	return config.New("options.WithPropagators", config.Both, func(c *config.Config) error {
+func WithPropagators(p propagation.TextMapPropagator) HandlerOption {
+	return handlerSetting{newSetting("WithPropagators", func(c *config.Config) error {
 		if p == nil {
 			return errNilPropagators
 		}
 		c.Propagators = p
 		return nil
-	})
+	})}
 }
 
 // WithConnectionSpans turns the grpc.transport connection spans on (the
 // default) or off. RPC spans are annotated either way; without connection
 // spans their failures carry the close reason but no link.
-func WithConnectionSpans(on bool) Option {
-	return config.New("options.WithConnectionSpans", config.Both, func(c *config.Config) error {
+func WithConnectionSpans(on bool) HandlerOption {
+	return handlerSetting{newSetting("WithConnectionSpans", func(c *config.Config) error {
 		c.ConnSpans = on
 		return nil
-	})
+	})}
 }
 
 // WithRPCSpans turns grpcpulse's own RPC spans on or off (the default), for
 // programs that do not install otelgrpc. With otelgrpc (WithStatsHandler),
 // leave them off: grpcpulse annotates otelgrpc's spans instead.
-func WithRPCSpans(on bool) Option {
-	return config.New("options.WithRPCSpans", config.Both, func(c *config.Config) error {
+func WithRPCSpans(on bool) HandlerOption {
+	return handlerSetting{newSetting("WithRPCSpans", func(c *config.Config) error {
 		c.RPCSpans = on
 		return nil
-	})
+	})}
 }
 
 // WithTransportCredentials sets the transport credentials, which are wrapped
@@ -103,64 +175,64 @@ func WithRPCSpans(on bool) Option {
 // credentials. Do not pass grpc.Creds or grpc.WithTransportCredentials
 // beside Server or Client: grpc-go uses the last one, and credentials that
 // are not wrapped hide why connections end.
-func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return config.New("options.WithTransportCredentials", config.Both, func(c *config.Config) error {
+func WithTransportCredentials(creds credentials.TransportCredentials) BundleOption {
+	return bundleSetting{newSetting("WithTransportCredentials", func(c *config.Config) error {
 		if creds == nil {
 			return errNilCredentials
 		}
 		c.Creds, c.Bundle = creds, nil
 		return nil
-	})
+	})}
 }
 
 // WithCredentialsBundle sets a client's credentials as a bundle (what
 // grpc.WithCredentialsBundle takes, as Google's default credentials are):
 // its transport credentials are wrapped like WithTransportCredentials', its
 // per-RPC credentials are untouched. It replaces WithTransportCredentials.
-func WithCredentialsBundle(b credentials.Bundle) Option {
-	return config.New("options.WithCredentialsBundle", config.Client, func(c *config.Config) error {
+func WithCredentialsBundle(b credentials.Bundle) ClientOption {
+	return clientSetting{newSetting("WithCredentialsBundle", func(c *config.Config) error {
 		if b == nil {
 			return errNilCredentials
 		}
 		c.Bundle, c.Creds = b, nil
 		return nil
-	})
+	})}
 }
 
 // WithServerPolicy replaces the server's preset (DefaultServerPolicy) as a
 // whole, for example with LoadBalancedServerPolicy(). Like the field
 // overrides below, it is applied as written; ValidateServer's findings
 // about it are reported.
-func WithServerPolicy(p ServerPolicy) Option {
-	return config.New("options.WithServerPolicy", config.Server, func(c *config.Config) error {
+func WithServerPolicy(p ServerPolicy) ServerOption {
+	return serverSetting{newSetting("WithServerPolicy", func(c *config.Config) error {
 		c.ServerParams, c.Enforcement, c.LongestRPC = &p.Parameters, &p.Enforcement, &p.LongestRPC
 		return nil
-	})
+	})}
 }
 
 // WithServerParameters overrides the server's keepalive.ServerParameters.
-func WithServerParameters(p keepalive.ServerParameters) Option {
-	return config.New("options.WithServerParameters", config.Server, func(c *config.Config) error {
+func WithServerParameters(p keepalive.ServerParameters) ServerOption {
+	return serverSetting{newSetting("WithServerParameters", func(c *config.Config) error {
 		c.ServerParams = &p
 		return nil
-	})
+	})}
 }
 
 // WithEnforcementPolicy overrides the server's keepalive.EnforcementPolicy.
-func WithEnforcementPolicy(p keepalive.EnforcementPolicy) Option {
-	return config.New("options.WithEnforcementPolicy", config.Server, func(c *config.Config) error {
+func WithEnforcementPolicy(p keepalive.EnforcementPolicy) ServerOption {
+	return serverSetting{newSetting("WithEnforcementPolicy", func(c *config.Config) error {
 		c.Enforcement = &p
 		return nil
-	})
+	})}
 }
 
 // WithClientParameters overrides the client's keepalive.ClientParameters
 // (DefaultClientParameters).
-func WithClientParameters(p keepalive.ClientParameters) Option {
-	return config.New("options.WithClientParameters", config.Client, func(c *config.Config) error {
+func WithClientParameters(p keepalive.ClientParameters) ClientOption {
+	return clientSetting{newSetting("WithClientParameters", func(c *config.Config) error {
 		c.ClientParams = &p
 		return nil
-	})
+	})}
 }
 
 // WithPeerServerPolicy tells Client the keepalive policy of the servers it
@@ -168,11 +240,11 @@ func WithClientParameters(p keepalive.ClientParameters) Option {
 // (Validate) and the findings reported: a Time the server would answer
 // with GOAWAY too_many_pings, for example. Without it, the client is
 // checked alone, since any server policy would be a guess.
-func WithPeerServerPolicy(p ServerPolicy) Option {
-	return config.New("options.WithPeerServerPolicy", config.Client, func(c *config.Config) error {
+func WithPeerServerPolicy(p ServerPolicy) ClientOption {
+	return clientSetting{newSetting("WithPeerServerPolicy", func(c *config.Config) error {
 		c.PeerParams, c.PeerEnforcement, c.PeerLongestRPC = &p.Parameters, &p.Enforcement, p.LongestRPC
 		return nil
-	})
+	})}
 }
 
 // WithStatsHandler installs another stats.Handler, such as otelgrpc's,
@@ -182,14 +254,14 @@ func WithPeerServerPolicy(p ServerPolicy) Option {
 // installed, so grpcpulse annotates that span at the RPC's end before
 // otelgrpc ends it. Installed the other way round, the annotation would come
 // after the span ended and be lost.
-func WithStatsHandler(h grpcstats.Handler) Option {
-	return config.New("options.WithStatsHandler", config.Both, func(c *config.Config) error {
+func WithStatsHandler(h grpcstats.Handler) BundleOption {
+	return bundleSetting{newSetting("WithStatsHandler", func(c *config.Config) error {
 		if h == nil {
 			return errNilHandler
 		}
 		c.StatsHandlers = append(c.StatsHandlers, h)
 		return nil
-	})
+	})}
 }
 
 // WithErrorHandler sets where grpcpulse reports what it will not do as
@@ -199,13 +271,13 @@ func WithStatsHandler(h grpcstats.Handler) Option {
 // written). The default is otel.Handle, OpenTelemetry's error handler,
 // which logs. Use CheckServer or CheckClient to fail at start instead.
 func WithErrorHandler(f func(error)) Option {
-	return config.New("options.WithErrorHandler", config.Both, func(c *config.Config) error {
+	return everySetting{newSetting("WithErrorHandler", func(c *config.Config) error {
 		if f == nil {
 			return errNilErrorHandler
 		}
 		c.ErrorHandler = f
 		return nil
-	})
+	})}
 }
 
 // WithLogger sets where the diagnosis of each abnormal, actionable transport
@@ -224,26 +296,26 @@ func WithErrorHandler(f func(error)) Option {
 // the one Server or Client installs, or, for a stats handler composed
 // alone, what WithServerParameters, WithEnforcementPolicy or
 // WithClientParameters say the grpc options it runs with are.
-func WithLogger(l *slog.Logger) Option {
-	return config.New("options.WithLogger", config.Both, func(c *config.Config) error {
+func WithLogger(l *slog.Logger) HandlerOption {
+	return handlerSetting{newSetting("WithLogger", func(c *config.Config) error {
 		if l == nil {
 			return errNilLogger
 		}
 		c.Logger = l
 		return nil
-	})
+	})}
 }
 
 // WithDiagnosisHandler sets a function that receives every diagnosis,
 // unsampled, as it is made: for programs that route diagnoses somewhere
 // other than a log (an event stream, a health check, a test). It runs on
 // the goroutine that ends the transport and must not block.
-func WithDiagnosisHandler(f func(stats.Diagnosis)) Option {
-	return config.New("options.WithDiagnosisHandler", config.Both, func(c *config.Config) error {
+func WithDiagnosisHandler(f func(pulse.Diagnosis)) HandlerOption {
+	return handlerSetting{newSetting("WithDiagnosisHandler", func(c *config.Config) error {
 		if f == nil {
 			return errNilDiagnosis
 		}
 		c.OnDiagnosis = f
 		return nil
-	})
+	})}
 }

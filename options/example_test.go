@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/keepalive"
-
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -14,7 +12,7 @@ import (
 // (so assumed to be at grpc's defaults), would have its connections closed
 // with GOAWAY "too_many_pings". Validate says so, and says what to change.
 func ExampleValidate() {
-	client := keepalive.ClientParameters{Time: time.Minute, Timeout: 20 * time.Second}
+	client := options.GoClient{Time: time.Minute, Timeout: 20 * time.Second}
 	for _, f := range options.Validate(client, options.GRPCDefaultServerPolicy()) {
 		if f.Severity == options.Error {
 			fmt.Println(f)
@@ -25,12 +23,12 @@ func ExampleValidate() {
 }
 
 // Err turns findings into an error only when one of them is an Error, so a
-// policy with mere warnings is still accepted; errors.As recovers the first
-// Error finding.
-func ExampleErr() {
+// policy with mere warnings is still accepted: the way to fail at start.
+// errors.As recovers the first Error finding.
+func ExampleFindings_Err() {
 	servers := []options.ServerPolicy{options.DefaultServerPolicy(), options.GRPCDefaultServerPolicy()}
 	for _, s := range servers {
-		err := options.Err(options.Validate(options.LossyNetworkClientParameters(), s))
+		err := options.Validate(options.GoClient(options.LossyNetworkClientParameters()), s).Err()
 		var f options.Finding
 		if errors.As(err, &f) {
 			fmt.Println("rejected:", f.Field)

@@ -48,8 +48,8 @@ func (s Severity) String() string {
 
 // Finding is one problem Validate found in a keepalive configuration.
 //
-// Finding implements error, so the result of Err can be searched with
-// errors.As.
+// Finding implements error, so the result of Findings.Err can be searched
+// with errors.As.
 type Finding struct {
 	Severity Severity
 	// Field names the setting to change, as "Struct.Field":
@@ -69,12 +69,30 @@ func (f Finding) String() string {
 // Error returns f.String().
 func (f Finding) Error() string { return f.String() }
 
-// Err returns nil if findings hold no Error or Fatal finding, and otherwise
-// those findings joined with errors.Join (warnings are left out). It lets
-// code that checks a keepalive policy refuse one that would break
-// connections while still accepting one that merely has warnings.
-func Err(findings []Finding) error {
-	return atLeast(findings, Error)
+// Findings is what Validate found, the most severe first.
+type Findings []Finding
+
+// Err returns nil if no finding is an Error or a Fatal one, and otherwise
+// those findings joined with errors.Join (warnings are left out): the one
+// way to refuse, at start, a keepalive policy that would break connections
+// while accepting one that merely has warnings.
+//
+//	if err := options.Validate(options.GoClient(params), policy).Err(); err != nil {
+//		log.Fatal(err)
+//	}
+func (fs Findings) Err() error { return atLeast(fs, Error) }
+
+// Fatal reports whether a finding is Fatal: a value grpc-go would reject
+// or panic on.
+func (fs Findings) Fatal() bool { return atLeast(fs, Fatal) != nil }
+
+// errors returns the findings as errors.
+func (fs Findings) errors() []error {
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		errs[i] = f
+	}
+	return errs
 }
 
 // atLeast joins the findings of severity sev or higher, or returns nil.
@@ -102,55 +120,69 @@ const (
 	shortestIdleTimeout = policy.AzureLBIdleTimeout
 )
 
-// Validate checks a client keepalive configuration against the policy of the
-// server it talks to, and each of them alone (it includes ValidateClient(c)
-// and ValidateServer(s)). The most important cross check is whether the
-// server's enforcement will close the client's connections with GOAWAY
-// ENHANCE_YOUR_CALM "too_many_pings". To check a client against a server you
-// do not control, pass GRPCDefaultServerPolicy() (or ServerPolicy{}, which
-// means the same) unless you know the server's settings.
+// Validate checks keepalive settings: a client's against the policy of the
+// server it talks to, and each of them alone. Either may be nil, to check
+// the other alone. The most important cross check is whether the server's
+// enforcement will close the client's connections with GOAWAY
+// ENHANCE_YOUR_CALM "too_many_pings". To check a client against a server
+// you do not control, pass GRPCDefaultServerPolicy() unless you know the
+// server's settings.
 //
-// c is what the client passes to grpc.WithKeepaliveParams, and s what the
-// server passes to grpc.KeepaliveParams and grpc.KeepaliveEnforcementPolicy.
-// Values are normalised exactly as grpc-go (v1.85) normalises them before
-// they are compared: ClientParameters.Time below 10 s (zero included) becomes
-// 10 s, zero Timeouts become 20 s, a positive ServerParameters.Time below 1 s
-// becomes 1 s, zero ServerParameters.Time becomes 2 h, zero
-// EnforcementPolicy.MinTime becomes 5 min, and zero MaxConnection* fields mean
-// Infinity. To describe a client that does not pass grpc.WithKeepaliveParams
-// at all, use GRPCDefaultClientParameters (Time: Infinity).
+// A grpc-go client is GoClient(params), what it passes to
+// grpc.WithKeepaliveParams; a grpc-go server is its ServerPolicy, what it
+// passes to grpc.KeepaliveParams and grpc.KeepaliveEnforcementPolicy.
+// Values are read exactly as grpc-go (v1.85) reads them:
+// ClientParameters.Time below 10 s (zero included) becomes 10 s, zero
+// Timeouts become 20 s, a positive ServerParameters.Time below 1 s becomes
+// 1 s, zero ServerParameters.Time becomes 2 h, zero
+// EnforcementPolicy.MinTime becomes 5 min, and zero MaxConnection* fields
+// mean Infinity. To describe a client that does not pass
+// grpc.WithKeepaliveParams at all, use GRPCDefaultClientParameters (Time:
+// Infinity).
 //
-// Findings come the most severe first (Fatal, Error, Warning), each group in
-// a fixed order.
-// Validate compares configurations; it does not see traffic. The facts about
-// grpc-go it relies on: the server answers every ping; it counts a strike
-// for a ping that arrives sooner than MinTime after the previous one (or,
-// with no RPC in flight and PermitWithoutStream false, sooner than 2 h);
-// any headers or data the server writes reset the strikes, so pings only
-// accumulate strikes while the server writes nothing; and the third strike
-// ends the connection.
-func Validate(c keepalive.ClientParameters, s ServerPolicy) []Finding {
+// Findings come the most severe first (Fatal, Error, Warning), each group
+// in a fixed order. Validate compares configurations; it does not see
+// traffic. The facts about grpc-go it relies on: the server answers every
+// ping; it counts a strike for a ping that arrives sooner than MinTime
+// after the previous one (or, with no RPC in flight and PermitWithoutStream
+// false, sooner than 2 h); any headers or data the server writes reset the
+// strikes, so pings only accumulate strikes while the server writes
+// nothing; and the third strike ends the connection.
+func Validate(client ClientKeepalive, server ServerKeepalive) Findings {
 	var fs []Finding
-	fs = append(fs, clientFindings(c)...)
-	fs = append(fs, serverFindings(s)...)
-	fs = append(fs, pairFindings(c, s)...)
+	if client != nil {
+		fs = append(fs, client.clientFindings()...)
+	}
+	if server != nil {
+		fs = append(fs, server.serverFindings()...)
+	}
+	if client != nil && server != nil {
+		fs = append(fs, pairFindings(client.goClient(), server.goServer())...)
+	}
 	return sortFindings(fs)
 }
 
-// ValidateClient checks a client keepalive configuration alone: values
-// grpc-go rejects, changes or misreads, and a Timeout that aborts healthy
-// connections. See Validate for how zero values are read.
-func ValidateClient(c keepalive.ClientParameters) []Finding {
-	return sortFindings(clientFindings(c))
+// ClientKeepalive is a client's keepalive settings in the words of its gRPC
+// implementation: GoClient.
+type ClientKeepalive interface {
+	clientFindings() []Finding
+	goClient() keepalive.ClientParameters
 }
 
-// ValidateServer checks a server keepalive policy alone: invalid values, a
-// Timeout that aborts healthy connections, idle flows a middlebox may drop,
-// and a MaxConnectionAgeGrace that cuts RPCs (this needs p.LongestRPC). See
-// Validate for how zero values are read.
-func ValidateServer(p ServerPolicy) []Finding {
-	return sortFindings(serverFindings(p))
+// ServerKeepalive is a server's keepalive policy in the words of its gRPC
+// implementation: ServerPolicy.
+type ServerKeepalive interface {
+	serverFindings() []Finding
+	goServer() ServerPolicy
 }
+
+// GoClient is a grpc-go client's keepalive.ClientParameters, for Validate.
+type GoClient keepalive.ClientParameters
+
+func (c GoClient) clientFindings() []Finding            { return clientFindings(keepalive.ClientParameters(c)) }
+func (c GoClient) goClient() keepalive.ClientParameters { return keepalive.ClientParameters(c) }
+func (p ServerPolicy) serverFindings() []Finding        { return serverFindings(p) }
+func (p ServerPolicy) goServer() ServerPolicy           { return p }
 
 // findings collects the findings of one check function.
 type findings []Finding
@@ -181,7 +213,7 @@ func (fs *findings) timeout(field, peer string, t, timeout time.Duration) {
 
 // sortFindings puts the most severe findings first and keeps the order
 // within each severity.
-func sortFindings(fs []Finding) []Finding {
+func sortFindings(fs []Finding) Findings {
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity > fs[j].Severity })
 	return fs
 }

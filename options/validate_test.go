@@ -137,7 +137,7 @@ func TestValidateClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFindings(t, ValidateClient(tt.c), tt.want)
+			checkFindings(t, Validate(GoClient(tt.c), nil), tt.want)
 		})
 	}
 }
@@ -269,7 +269,7 @@ func TestValidateServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFindings(t, ValidateServer(tt.p), tt.want)
+			checkFindings(t, Validate(nil, tt.p), tt.want)
 		})
 	}
 }
@@ -407,7 +407,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFindings(t, Validate(tt.c, tt.s), tt.want)
+			checkFindings(t, Validate(GoClient(tt.c), tt.s), tt.want)
 		})
 	}
 }
@@ -418,8 +418,8 @@ func TestValidate(t *testing.T) {
 // only finding is about that server's own keepalive Time.
 func TestDefaultClientIsSafeAgainstGRPCDefaults(t *testing.T) {
 	for _, s := range []ServerPolicy{GRPCDefaultServerPolicy(), {}} {
-		fs := Validate(DefaultClientParameters(), s)
-		if err := Err(fs); err != nil {
+		fs := Validate(GoClient(DefaultClientParameters()), s)
+		if err := fs.Err(); err != nil {
 			t.Errorf("Validate(DefaultClientParameters(), %+v) has errors: %v", s, err)
 		}
 		for _, f := range fs {
@@ -445,7 +445,7 @@ func TestPresetsPairCleanly(t *testing.T) {
 	}
 	for cn, c := range clients {
 		for sn, s := range servers {
-			if fs := Validate(c, s); len(fs) != 0 {
+			if fs := Validate(GoClient(c), s); len(fs) != 0 {
 				t.Errorf("Validate(%s(), %s()) =\n%s", cn, sn, formatFindings(fs))
 			}
 		}
@@ -459,7 +459,7 @@ func TestEveryPresetAloneHasNoError(t *testing.T) {
 		"LossyNetworkClientParameters": LossyNetworkClientParameters(),
 		"GRPCDefaultClientParameters":  GRPCDefaultClientParameters(),
 	} {
-		if err := Err(ValidateClient(c)); err != nil {
+		if err := Validate(GoClient(c), nil).Err(); err != nil {
 			t.Errorf("ValidateClient(%s()): %v", name, err)
 		}
 	}
@@ -468,7 +468,7 @@ func TestEveryPresetAloneHasNoError(t *testing.T) {
 		"LoadBalancedServerPolicy": LoadBalancedServerPolicy(),
 		"GRPCDefaultServerPolicy":  GRPCDefaultServerPolicy(),
 	} {
-		if err := Err(ValidateServer(s)); err != nil {
+		if err := Validate(nil, s).Err(); err != nil {
 			t.Errorf("ValidateServer(%s()): %v", name, err)
 		}
 	}
@@ -527,7 +527,7 @@ func TestNormalisation(t *testing.T) {
 	if g := GRPCDefaultServerPolicy(); dkp != g.Parameters || dkep != g.Enforcement {
 		t.Errorf("GRPCDefaultServerPolicy() is not already normalised: %+v %+v", dkp, dkep)
 	}
-	if !reflect.DeepEqual(Validate(DefaultClientParameters(), ServerPolicy{}), Validate(DefaultClientParameters(), GRPCDefaultServerPolicy())) {
+	if !reflect.DeepEqual(Validate(GoClient(DefaultClientParameters()), ServerPolicy{}), Validate(GoClient(DefaultClientParameters()), GRPCDefaultServerPolicy())) {
 		t.Error("ServerPolicy{} and GRPCDefaultServerPolicy() validate differently")
 	}
 	if policy.EffectiveClient(GRPCDefaultClientParameters()).Enabled() {
@@ -548,8 +548,8 @@ func TestNormalisation(t *testing.T) {
 func TestValidateIncludesEachSide(t *testing.T) {
 	c := keepalive.ClientParameters{Time: 5 * time.Second, Timeout: 20 * time.Second}
 	s := serverWith(func(p *ServerPolicy) { p.Parameters.Timeout = time.Second })
-	got := Validate(c, s)
-	for _, f := range append(ValidateClient(c), ValidateServer(s)...) {
+	got := Validate(GoClient(c), s)
+	for _, f := range append(Validate(GoClient(c), nil), Validate(nil, s)...) {
 		found := false
 		for _, g := range got {
 			found = found || g == f
@@ -580,13 +580,13 @@ func TestErr(t *testing.T) {
 	warn := Finding{Severity: Warning, Field: "ServerParameters.Time", Message: "is slow."}
 	e1 := Finding{Severity: Error, Field: "ClientParameters.Time", Message: "is early."}
 	e2 := Finding{Severity: Error, Field: "ClientParameters.PermitWithoutStream", Message: "is on."}
-	if err := Err(nil); err != nil {
-		t.Errorf("Err(nil) = %v", err)
+	if err := Findings(nil).Err(); err != nil {
+		t.Errorf("Findings(nil).Err() = %v", err)
 	}
-	if err := Err([]Finding{warn}); err != nil {
+	if err := (Findings{warn}).Err(); err != nil {
 		t.Errorf("Err(warning only) = %v", err)
 	}
-	err := Err([]Finding{warn, e1, e2})
+	err := Findings{warn, e1, e2}.Err()
 	if err == nil {
 		t.Fatal("Err(with errors) = nil")
 	}
@@ -597,7 +597,7 @@ func TestErr(t *testing.T) {
 	if !errors.As(err, &f) || f != e1 {
 		t.Errorf("errors.As(Err(...)) = %v, %+v; want the first Error finding", errors.As(err, &f), f)
 	}
-	if err := Err(Validate(LossyNetworkClientParameters(), GRPCDefaultServerPolicy())); err == nil {
+	if err := Validate(GoClient(LossyNetworkClientParameters()), GRPCDefaultServerPolicy()).Err(); err == nil {
 		t.Error("Err(Validate(LossyNetworkClientParameters(), GRPCDefaultServerPolicy())) = nil, want the too_many_pings errors")
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // records is a slog.Handler that keeps every record, flattened, and as the
@@ -289,7 +289,7 @@ func TestNoDiagnosisForNormalEnds(t *testing.T) {
 	t.Parallel()
 	logs := &records{}
 	var closes atomic.Int64
-	count := options.WithDiagnosisHandler(func(stats.Diagnosis) { closes.Add(1) })
+	count := options.WithDiagnosisHandler(func(pulse.Diagnosis) { closes.Add(1) })
 	srv, addr := testenv.Serve(t, &testenv.Service{}, options.Server(quiet(), options.WithLogger(slog.New(logs)), count,
 		options.WithServerParameters(keepalive.ServerParameters{Time: time.Minute, MaxConnectionIdle: 300 * time.Millisecond}))...)
 	dial := func() *grpc.ClientConn {
@@ -324,8 +324,8 @@ func TestDiagnosisStormIsSampled(t *testing.T) {
 	logs := &records{}
 	var diagnoses atomic.Int64
 	_, addr := testenv.Serve(t, &testenv.Service{}, options.Server(quiet(), options.WithLogger(slog.New(logs)),
-		options.WithDiagnosisHandler(func(d stats.Diagnosis) {
-			if d.Reason == stats.ReasonTooManyPings {
+		options.WithDiagnosisHandler(func(d pulse.Diagnosis) {
+			if d.Reason == pulse.ReasonTooManyPings {
 				diagnoses.Add(1)
 			}
 		}),

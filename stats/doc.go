@@ -1,45 +1,31 @@
-// Package stats provides grpc-go stats.Handlers that record why transports
-// end, as OpenTelemetry metrics.
+// Package stats provides grpcpulse's grpc-go stats.Handlers, ServerHandler
+// and ClientHandler, for programs that compose their own grpc options.
+// options.Server and options.Client install a handler together with its
+// wrapped credentials, the keepalive policy and the interceptors in one
+// call; use this package when you need the pieces.
 //
-// A Handler tracks each transport from TagConn to ConnEnd and joins it to the
-// journal the frame observer keeps for the same connection. The observer is
-// installed by the Handler's WrapCredentials: pass the wrapped credentials
-// and the Handler to the same server or client.
+// A handler tracks each transport from TagConn to ConnEnd and joins it to
+// the journal its frame observer keeps for the same connection. The
+// observer is installed by the handler's WrapCredentials: pass the wrapped
+// credentials and the handler to the same server or client. A handler whose
+// connections arrive without the observer reports that once through the
+// error handler (options.WithErrorHandler), and records every close with
+// grpc.close.reason "unknown": only the wire can tell the reasons apart.
 //
-//	h := stats.NewServerHandler(options.WithMeterProvider(mp))
-//	srv := grpc.NewServer(
-//		grpc.Creds(h.WrapCredentials(insecure.NewCredentials())),
-//		grpc.StatsHandler(h),
-//	)
+// The handler's KeepaliveOptions installs a keepalive policy and makes it
+// the policy its diagnoses judge against, so that the advice is about what
+// the program really runs with.
 //
-// The Handler takes the options of package options, like the bundles and
-// the interceptors. options.Server and options.Client install it, its
-// credentials and the interceptors in one call.
+// The handlers record the transport metrics (pulse.MetricConnections,
+// pulse.MetricCloses, pulse.MetricLifetime, pulse.MetricGoAways,
+// pulse.MetricPings, pulse.MetricRTT), the connection spans
+// (pulse.SpanTransport) and the diagnoses. They also join each RPC attempt
+// to the transport it runs on, which grpc.close.active_rpcs reports and the
+// interceptors of package interceptors read; they count no RPC failures
+// themselves, since an attempt that fails may be retried transparently and
+// succeed, which only the call's end can tell.
 //
-// Without the wrapped credentials the Handler still counts every transport
-// open and close, with grpc.close.reason "unknown": only the wire can tell
-// the reasons apart.
-//
-// Metrics (instrumentation scope github.com/grpcpulse/grpcpulse):
-//
-//	grpc.transport.connections  Int64UpDownCounter {connection}  grpc.side
-//	grpc.transport.closes       Int64Counter       {connection}  grpc.side, grpc.close.reason,
-//	                                                             grpc.close.initiator, grpc.close.active_rpcs,
-//	                                                             grpc.disconnect_error
-//	grpc.transport.lifetime     Float64Histogram   s             grpc.side, grpc.close.reason
-//	grpc.transport.goaways      Int64Counter       {goaway}      grpc.side, grpc.goaway.direction,
-//	                                                             grpc.goaway.code, grpc.goaway.reason
-//	grpc.keepalive.pings        Int64Counter       {ping}        grpc.side, grpc.ping.direction
-//	grpc.keepalive.rtt          Float64Histogram   s             grpc.side
-//
-// Every attribute value comes from a fixed set; nothing a peer sends becomes
-// a label.
-//
-// The Handler also joins each RPC attempt to the transport it runs on (on a
-// server through the context, on a client by the identity of the address
-// values grpc-go reports in the attempt's header events), which grpc.close.active_rpcs reports and the
-// interceptors of package interceptors read. It counts no RPC failures
-// itself: an attempt that fails may be retried transparently and succeed,
-// which only the call's end can tell, so grpc.rpc.transport_failures is
-// counted once per call, by the interceptors.
+// The vocabulary they record in (reasons, initiators, sides, the
+// diagnosis, and the names of metrics, attributes and spans) is package
+// pulse.
 package stats

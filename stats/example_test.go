@@ -15,6 +15,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/options"
 	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // A server that composes its own grpc options installs the handler and its
@@ -45,7 +46,7 @@ func ExampleNewServerHandler() {
 			for _, m := range sm.Metrics {
 				if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "grpc.transport.closes" {
 					reason, _ := sum.DataPoints[0].Attributes.Value("grpc.close.reason")
-					fmt.Println(m.Name, reason.AsString(), reason.AsString() == stats.ReasonClientShutdown.String())
+					fmt.Println(m.Name, reason.AsString(), reason.AsString() == pulse.ReasonClientShutdown.String())
 					return
 				}
 			}

@@ -2,242 +2,152 @@ package stats
 
 import (
 	"context"
-	"log/slog"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/internal/config"
-	"github.com/grpcpulse/grpcpulse/internal/conntrack"
-	"github.com/grpcpulse/grpcpulse/internal/credwrap"
-	"github.com/grpcpulse/grpcpulse/internal/diagnose"
-	"github.com/grpcpulse/grpcpulse/internal/rpclink"
-	"github.com/grpcpulse/grpcpulse/internal/semconv"
-	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/internal/handler"
+	"github.com/grpcpulse/grpcpulse/options"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Option configures a Handler. Build options with package options
-// (options.WithMeterProvider, options.WithTracerProvider, ...): the
-// handlers, the interceptors and the bundles take the same option list.
-type Option = config.Option
+// ServerHandler is grpcpulse's grpc-go stats.Handler for a grpc.Server. Use
+// one per server, with credentials from its WrapCredentials and the
+// keepalive policy from its KeepaliveOptions:
+//
+//	h := stats.NewServerHandler(options.WithMeterProvider(mp))
+//	srv := grpc.NewServer(append(h.KeepaliveOptions(options.DefaultServerPolicy()),
+//		grpc.Creds(h.WrapCredentials(creds)),
+//		grpc.StatsHandler(h),
+//	)...)
+type ServerHandler struct{ h *handler.Handler }
 
-// Handler is a grpc-go stats.Handler for one side (client or server). Use
-// one Handler per grpc.Server or per grpc.ClientConn (or share one among
-// several of the same side) together with credentials from its
-// WrapCredentials.
-type Handler struct {
-	side   pulse.Side
-	reg    *conntrack.Registry
-	in     *instruments
-	tracer *spans.Tracer    // nil: no connection spans
-	rpcs   *spans.RPCTracer // nil: no own RPC spans
-
-	// The diagnosis of abnormal ends.
-	logger      *slog.Logger
-	onDiagnosis func(Diagnosis)
-	sampler     diagnose.Sampler
-	policy      struct {
-		Server      *keepalive.ServerParameters
-		Enforcement *keepalive.EnforcementPolicy
-		Client      *keepalive.ClientParameters
-		Peer        *keepalive.EnforcementPolicy
-	}
-}
-
-// NewServerHandler returns a Handler for a grpc.Server
-// (grpc.StatsHandler(h)).
-func NewServerHandler(opts ...Option) *Handler {
-	return newHandler(pulse.SideServer, config.Build(config.Server, opts))
-}
-
-// NewClientHandler returns a Handler for a grpc.ClientConn
-// (grpc.WithStatsHandler(h)).
-func NewClientHandler(opts ...Option) *Handler {
-	return newHandler(pulse.SideClient, config.Build(config.Client, opts))
-}
-
-func newHandler(side pulse.Side, cfg *config.Config) *Handler {
-	h := &Handler{side: side, in: newInstruments(cfg.MeterProvider, side.String()), logger: cfg.Logger, onDiagnosis: cfg.OnDiagnosis}
-	if side == pulse.SideServer {
-		h.policy.Server, h.policy.Enforcement = cfg.ServerParams, cfg.Enforcement
-	} else {
-		h.policy.Client, h.policy.Peer = cfg.ClientParams, cfg.PeerEnforcement
-	}
-	if cfg.ConnSpans && !isNoop(cfg.TracerProvider) {
-		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
-	}
-	if cfg.RPCSpans {
-		h.rpcs = spans.NewRPCTracer(cfg.TracerProvider, cfg.Propagators, side == pulse.SideServer)
-	}
-	h.reg = conntrack.NewRegistry(side, hooks{h})
-	return h
-}
-
-// isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
-// record nothing: a connection then costs no span at all.
-func isNoop(tp trace.TracerProvider) bool {
-	_, ok := tp.(noop.TracerProvider)
-	return ok
+// NewServerHandler returns a ServerHandler configured by opts.
+func NewServerHandler(opts ...options.HandlerOption) *ServerHandler {
+	return &ServerHandler{h: handler.New(pulse.SideServer, config.Build(opts))}
 }
 
 // WrapCredentials returns credentials that behave exactly like c and let
-// this Handler see the connection's HTTP/2 frames. Pass them to the same
-// server (grpc.Creds) or client (grpc.WithTransportCredentials) as the
-// Handler.
+// the handler see each connection's HTTP/2 frames, TLS included (they are
+// read after the handshake). Pass them to the same server (grpc.Creds).
+// Wrapping insecure.NewCredentials() gives peer.AuthInfo the AuthType
+// "insecure" where it would otherwise be nil, as any explicitly configured
+// insecure credentials do.
+func (s *ServerHandler) WrapCredentials(c credentials.TransportCredentials) credentials.TransportCredentials {
+	return s.h.WrapCredentials(c)
+}
+
+// KeepaliveOptions returns the grpc.ServerOptions that install p
+// (grpc.KeepaliveParams and grpc.KeepaliveEnforcementPolicy), and makes p
+// the policy the handler's diagnoses judge against. What Validate finds in
+// p is reported through the error handler; a policy with a Fatal finding,
+// which grpc-go would reject or panic on, is not installed: KeepaliveOptions
+// then returns no option, and grpc's defaults apply.
+func (s *ServerHandler) KeepaliveOptions(p options.ServerPolicy) []grpc.ServerOption {
+	if !installable(s.h, options.Validate(nil, p)) {
+		return nil
+	}
+	s.h.SetPolicy(handler.Policy{Server: &p.Parameters, Enforcement: &p.Enforcement})
+	return []grpc.ServerOption{grpc.KeepaliveParams(p.Parameters), grpc.KeepaliveEnforcementPolicy(p.Enforcement)}
+}
+
+// TagConn implements grpc-go's stats.Handler.
+func (s *ServerHandler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
+	return s.h.TagConn(ctx, info)
+}
+
+// HandleConn implements grpc-go's stats.Handler.
+func (s *ServerHandler) HandleConn(ctx context.Context, cs grpcstats.ConnStats) {
+	s.h.HandleConn(ctx, cs)
+}
+
+// TagRPC implements grpc-go's stats.Handler.
+func (s *ServerHandler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) context.Context {
+	return s.h.TagRPC(ctx, info)
+}
+
+// HandleRPC implements grpc-go's stats.Handler.
+func (s *ServerHandler) HandleRPC(ctx context.Context, rs grpcstats.RPCStats) { s.h.HandleRPC(ctx, rs) }
+
+// ClientHandler is grpcpulse's grpc-go stats.Handler for a
+// grpc.ClientConn. Use one per ClientConn (or share one among several),
+// with credentials from its WrapCredentials or WrapBundle and the keepalive
+// parameters from its KeepaliveOptions:
 //
-// On a server, wrapping insecure.NewCredentials() means peer.AuthInfo is an
-// insecure AuthInfo (AuthType "insecure") rather than nil, as with any
-// explicitly configured insecure credentials.
-func (h *Handler) WrapCredentials(c credentials.TransportCredentials) credentials.TransportCredentials {
-	return credwrap.Wrap(c, h.reg)
+//	h := stats.NewClientHandler(options.WithMeterProvider(mp))
+//	cc, err := grpc.NewClient(target, append(h.KeepaliveOptions(options.DefaultClientParameters()),
+//		grpc.WithTransportCredentials(h.WrapCredentials(creds)),
+//		grpc.WithStatsHandler(h),
+//	)...)
+type ClientHandler struct{ h *handler.Handler }
+
+// NewClientHandler returns a ClientHandler configured by opts.
+func NewClientHandler(opts ...options.HandlerOption) *ClientHandler {
+	return &ClientHandler{h: handler.New(pulse.SideClient, config.Build(opts))}
+}
+
+// WrapCredentials returns credentials that behave exactly like c and let
+// the handler see each connection's HTTP/2 frames, TLS included. Pass them
+// to the same client (grpc.WithTransportCredentials).
+func (c *ClientHandler) WrapCredentials(creds credentials.TransportCredentials) credentials.TransportCredentials {
+	return c.h.WrapCredentials(creds)
 }
 
 // WrapBundle is WrapCredentials for a credentials.Bundle
 // (grpc.WithCredentialsBundle): its transport credentials are wrapped, its
 // per-RPC credentials are untouched.
-func (h *Handler) WrapBundle(b credentials.Bundle) credentials.Bundle {
-	return credwrap.WrapBundle(b, h.reg)
+func (c *ClientHandler) WrapBundle(b credentials.Bundle) credentials.Bundle {
+	return c.h.WrapBundle(b)
 }
 
-// TagConn joins the transport to its journal by address identity and stores
-// the transport's state in the returned context, from which a server's RPC
-// contexts derive.
-func (h *Handler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
-	ctx, c := rpclink.NewConn(ctx)
-	c.Origin = spans.Origin{Local: info.LocalAddr, Remote: info.RemoteAddr, Begin: time.Now()}
-	if h.tracer != nil {
-		// Only prepared: the span starts when it is first needed (see
-		// spans.ConnSpan), so an idle connection holds no SDK span, and a
-		// server's reader goroutine, which runs TagConn and then waits in
-		// its read for the connection's whole life, never grows its stack
-		// to start one.
-		h.tracer.Prepare(&c.Span, &c.Origin)
+// KeepaliveOptions returns the grpc.DialOption that installs p
+// (grpc.WithKeepaliveParams), and makes p the parameters the handler's
+// diagnoses judge against. What Validate finds in p is reported through the
+// error handler; parameters with a Fatal finding, which grpc-go would
+// reject, are not installed: KeepaliveOptions then returns no option.
+func (c *ClientHandler) KeepaliveOptions(p keepalive.ClientParameters) []grpc.DialOption {
+	if !installable(c.h, options.Validate(options.GoClient(p), nil)) {
+		return nil
 	}
-	if j := h.reg.Lookup(info.LocalAddr, info.RemoteAddr); j != nil && j.Claim(c) {
-		c.Journal = j
-	}
-	return ctx
+	c.h.SetPolicy(handler.Policy{Client: &p})
+	return []grpc.DialOption{grpc.WithKeepaliveParams(p)}
 }
 
-// HandleConn counts transport opens and, at ConnEnd, classifies and counts
-// the close and frees the journal.
-func (h *Handler) HandleConn(ctx context.Context, s grpcstats.ConnStats) {
-	c := rpclink.ConnFrom(ctx)
-	if c == nil {
-		return
-	}
-	switch s.(type) {
-	case *grpcstats.ConnBegin:
-		h.in.connections.Add(ctx, 1, h.in.sideAdd...)
-	case *grpcstats.ConnEnd:
-		h.in.connections.Add(ctx, -1, h.in.sideAdd...)
-		h.recordClose(ctx, c)
-	}
+// TagConn implements grpc-go's stats.Handler.
+func (c *ClientHandler) TagConn(ctx context.Context, info *grpcstats.ConnTagInfo) context.Context {
+	return c.h.TagConn(ctx, info)
 }
 
-func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
-	e := h.classifyClose(ctx, c)
-	k := e.key
-	h.in.closes.Add(ctx, 1, h.in.closeOpts.get(k, func() []metric.AddOption {
-		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			h.in.side,
-			semconv.CloseReason.String(k.reason.String()),
-			semconv.CloseInitiator.String(k.initiator.String()),
-			semconv.CloseActiveRPCs.Bool(k.active),
-			semconv.DisconnectError.String(k.disconnect),
-		))}
-	})...)
-	h.in.lifetime.Record(ctx, time.Since(c.Begin).Seconds(), h.in.lifetimeOpts.get(k.reason, func() []metric.RecordOption {
-		return []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(h.in.side, semconv.CloseReason.String(k.reason.String())))}
-	})...)
-	c.Span.End(spans.ConnEnd{
-		Reason:        k.reason,
-		Initiator:     k.initiator,
-		PingsSent:     e.pingsSent,
-		PingsReceived: e.pingsReceived,
-		RPCs:          c.RPCs(),
-	})
+// HandleConn implements grpc-go's stats.Handler.
+func (c *ClientHandler) HandleConn(ctx context.Context, cs grpcstats.ConnStats) {
+	c.h.HandleConn(ctx, cs)
 }
 
-// closing is what recordClose records of a transport's end.
-type closing struct {
-	key                      closeKey
-	pingsSent, pingsReceived int64
+// TagRPC implements grpc-go's stats.Handler.
+func (c *ClientHandler) TagRPC(ctx context.Context, info *grpcstats.RPCTagInfo) context.Context {
+	return c.h.TagRPC(ctx, info)
 }
 
-// classifyClose takes the journal's snapshot, frees the journal, and
-// classifies and diagnoses the end.
-//
-// It is kept out of line so that the snapshot, and the copies of it that the
-// classifier takes, are off the stack when recordClose calls into the
-// OpenTelemetry SDK: that runs on the goroutine that ends the transport,
-// whose stack is small, and every kilobyte more on the way down can make
-// the runtime copy it to a bigger one, which costs a short connection more
-// than all of grpcpulse's own work at its end.
-//
-//go:noinline
-func (h *Handler) classifyClose(ctx context.Context, c *rpclink.Conn) closing {
-	snap := c.Snapshot()
-	if c.Journal != nil {
-		c.Journal.Release()
+// HandleRPC implements grpc-go's stats.Handler.
+func (c *ClientHandler) HandleRPC(ctx context.Context, rs grpcstats.RPCStats) { c.h.HandleRPC(ctx, rs) }
+
+// installable reports what Validate found in a keepalive policy a handler
+// is asked to install, and whether grpc-go would accept it.
+func installable(h *handler.Handler, fs options.Findings) bool {
+	if len(fs) == 0 {
+		return true
 	}
-	reason, initiator := conntrack.Classify(snap)
-	// Diagnosed first: whoever sees the close counted finds its record
-	// already written.
-	if diagnose.Considered(reason) {
-		// Checked here: diagnose's frame, with the facts it gathers, is
-		// over a kilobyte.
-		h.diagnose(ctx, c, snap, reason, initiator)
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		errs[i] = f
 	}
-	return closing{
-		key:           closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)},
-		pingsSent:     snap.PingsSent,
-		pingsReceived: snap.PingsReceived,
+	notApplied := ""
+	if fs.Fatal() {
+		notApplied = "no keepalive option is installed and grpc's defaults apply"
 	}
-}
-
-// hooks records the journal's live events. It is a separate type so that
-// the Handler's exported method set stays the stats.Handler interface.
-type hooks struct{ h *Handler }
-
-func (k hooks) KeepalivePing(_ *conntrack.Journal, dir conntrack.Direction) {
-	k.h.in.pings.Add(context.Background(), 1, k.h.in.pingDir[dir]...)
-}
-
-func (k hooks) KeepaliveRTT(_ *conntrack.Journal, rtt time.Duration) {
-	k.h.in.rtt.Record(context.Background(), rtt.Seconds(), k.h.in.sideRecord...)
-}
-
-func (k hooks) Closing(j *conntrack.Journal) {
-	if c, ok := j.Tag().(*rpclink.Conn); ok {
-		c.MarkClosing()
-	}
-}
-
-func (k hooks) GoAway(j *conntrack.Journal, g conntrack.GoAway) {
-	// The metric takes the span event's attributes but the last-stream-id.
-	key := goAwayKey{dir: g.Dir, code: conntrack.GoAwayCodeName(g.Code), reason: g.Reason}
-	k.h.in.goAways.Add(context.Background(), 1, k.h.in.goAwayOpts.get(key, func() []metric.AddOption {
-		ev := spans.GoAwayAttributes(g)
-		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{k.h.in.side}, ev[:len(ev)-1]...)...))}
-	})...)
-	if c, ok := j.Tag().(*rpclink.Conn); ok {
-		c.Span.GoAway(g)
-		// An RPC span's event attributes are built only when a span in
-		// flight takes them.
-		var ev []attribute.KeyValue
-		c.EachSpan(func(s trace.Span) {
-			if ev == nil {
-				ev = spans.GoAwayAttributes(g)
-			}
-			spans.AnnotateGoAway(s, ev)
-		})
-	}
+	h.Report(config.PolicyError(h.Side(), notApplied, errs))
+	return notApplied == ""
 }

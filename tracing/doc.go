@@ -2,10 +2,11 @@
 // programs that read them: span processors, samplers, tests and dashboards.
 // The stats handlers of package stats record them.
 //
-// Each transport becomes a root span named ConnSpanName ("grpc.transport"),
-// from its start to its end, with events EventGoAway and
-// EventKeepaliveTimeout. The span already in an RPC's context (otelgrpc's,
-// or grpcpulse's own with options.WithRPCSpans) gets an EventGoAway event
+// Each transport becomes a root span named pulse.SpanTransport
+// ("grpc.transport"), from its start to its end, with events
+// pulse.EventGoAway, pulse.EventKeepaliveTimeout and pulse.EventDiagnosis.
+// The span already in an RPC's context (otelgrpc's, or grpcpulse's own with
+// options.WithRPCSpans) gets a pulse.EventGoAway event
 // when a GOAWAY arrives while the RPC is in flight and, when the RPC fails
 // because its transport ended, the grpc.close.reason attribute and a link to
 // the transport's span. In a tracing backend a failed RPC thus says why it
@@ -14,7 +15,7 @@
 //
 // Spans stay small however long a transport lives: keepalive PINGs are
 // counted in attributes, never recorded as events, and at most
-// MaxGoAwayEvents GOAWAY events are kept per span.
+// pulse.MaxGoAwayEvents GOAWAY events are kept per span.
 //
 // An idle transport holds no span at all: its span is started when it is
 // first needed (at the transport's end, or earlier when an RPC links to it

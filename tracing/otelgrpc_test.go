@@ -15,7 +15,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // otelgrpc's handlers installed beside grpcpulse through the bundles (which
@@ -65,7 +65,7 @@ func TestOtelgrpcSpansAnnotated(t *testing.T) {
 				switch {
 				case s.Name() == method && s.SpanKind() == sd.kind:
 					rpc = s
-				case s.Name() == tracing.ConnSpanName:
+				case s.Name() == pulse.SpanTransport:
 					if r, _ := attr(s.Attributes(), "grpc.close.reason"); r.AsString() == "max_connection_age" {
 						conn = s
 					}
@@ -81,7 +81,7 @@ func TestOtelgrpcSpansAnnotated(t *testing.T) {
 			t.Fatalf("%s: the RPC span is grpcpulse's, not otelgrpc's", sd.name)
 		}
 		checkFailedRPCSpan(t, rpc, conn, "max_connection_age")
-		if !hasEvent(rpc, tracing.EventGoAway, attribute.String("grpc.goaway.reason", "max_age")) {
+		if !hasEvent(rpc, pulse.EventGoAway, attribute.String("grpc.goaway.reason", "max_age")) {
 			t.Errorf("%s otelgrpc span lacks the max_age GOAWAY event:\n%s", sd.name, describe(rpc))
 		}
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/stats"
 )
 
 func ownSpans(t *testing.T, cfg testenv.Setup) *testenv.Scenario {
@@ -145,7 +144,7 @@ func TestOwnClientSpanContinuesInOtelgrpcServer(t *testing.T) {
 // and are still measured.
 func TestConnectionSpansOff(t *testing.T) {
 	t.Parallel()
-	s := testenv.Start(t, testenv.Setup{HandlerOpts: []stats.Option{options.WithConnectionSpans(false)}})
+	s := testenv.Start(t, testenv.Setup{HandlerOpts: []options.HandlerOption{options.WithConnectionSpans(false)}})
 	cc := s.Dial(t, nil, true)
 	testenv.Call(t, cc)
 	_ = cc.Close()

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // connSpan waits for the side's ended transport span with reason and
@@ -25,7 +25,7 @@ func connSpan(t *testing.T, e *testenv.End, reason string) sdktrace.ReadOnlySpan
 	var found sdktrace.ReadOnlySpan
 	testenv.Eventually(t, func() string {
 		var seen []string
-		for _, s := range e.EndedSpans(tracing.ConnSpanName) {
+		for _, s := range e.EndedSpans(pulse.SpanTransport) {
 			r, _ := attr(s.Attributes(), "grpc.close.reason")
 			if r.AsString() == reason {
 				found = s
@@ -33,7 +33,7 @@ func connSpan(t *testing.T, e *testenv.End, reason string) sdktrace.ReadOnlySpan
 			}
 			seen = append(seen, r.AsString())
 		}
-		return fmt.Sprintf("%s: no %s span with reason %s; reasons seen: %v", e.Name, tracing.ConnSpanName, reason, seen)
+		return fmt.Sprintf("%s: no %s span with reason %s; reasons seen: %v", e.Name, pulse.SpanTransport, reason, seen)
 	})
 	return found
 }
@@ -124,13 +124,13 @@ func TestMaxAgeSpans(t *testing.T) {
 
 	checkFailedRPCSpan(t, rpc, client, "max_connection_age")
 	maxAge := attribute.String("grpc.goaway.reason", "max_age")
-	if !hasEvent(rpc, tracing.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "received")) {
+	if !hasEvent(rpc, pulse.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "received")) {
 		t.Errorf("RPC span lacks the max_age GOAWAY event:\n%s", describe(rpc))
 	}
-	if !hasEvent(client, tracing.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "received"), attribute.String("grpc.goaway.code", "NO_ERROR")) {
+	if !hasEvent(client, pulse.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "received"), attribute.String("grpc.goaway.code", "NO_ERROR")) {
 		t.Errorf("client connection span lacks the GOAWAY event:\n%s", describe(client))
 	}
-	if !hasEvent(server, tracing.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "sent")) {
+	if !hasEvent(server, pulse.EventGoAway, maxAge, attribute.String("grpc.goaway.direction", "sent")) {
 		t.Errorf("server connection span lacks the GOAWAY event:\n%s", describe(server))
 	}
 	for _, c := range []sdktrace.ReadOnlySpan{client, server} {
@@ -177,8 +177,8 @@ func TestKeepaliveTimeoutSpans(t *testing.T) {
 
 	checkFailedRPCSpan(t, rpc, client, "keepalive_timeout")
 	for _, c := range []sdktrace.ReadOnlySpan{client, server} {
-		if c.Status().Code != codes.Error || !hasEvent(c, tracing.EventKeepaliveTimeout) {
-			t.Errorf("connection span: want status Error and a %s event:\n%s", tracing.EventKeepaliveTimeout, describe(c))
+		if c.Status().Code != codes.Error || !hasEvent(c, pulse.EventKeepaliveTimeout) {
+			t.Errorf("connection span: want status Error and a %s event:\n%s", pulse.EventKeepaliveTimeout, describe(c))
 		}
 	}
 	if n, _ := attr(server.Attributes(), "grpc.keepalive.pings_sent"); n.AsInt64() < 1 {

@@ -69,17 +69,24 @@ func serverPolicy() []grpc.ServerOption {
 }
 
 // bundleOptions returns the options of grpcpulse's bundles in configuration
-// cfg (grpcpulse, nospans or noopotel), with providers of their own.
-func bundleOptions(cfg string) []options.Option {
+// cfg (grpcpulse, nospans or noopotel), with providers of their own, as the
+// option type O of one bundle.
+func bundleOptions[O any](cfg string) []O {
+	var opts []options.HandlerOption
 	if cfg == cfgNoopOTel {
-		return []options.Option{options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())}
+		opts = []options.HandlerOption{options.WithMeterProvider(mnoop.NewMeterProvider()), options.WithTracerProvider(tnoop.NewTracerProvider())}
+	} else {
+		mp, tp := providers()
+		opts = []options.HandlerOption{options.WithMeterProvider(mp), options.WithTracerProvider(tp)}
+		if cfg == cfgNoSpans {
+			opts = append(opts, options.WithConnectionSpans(false))
+		}
 	}
-	mp, tp := providers()
-	opts := []options.Option{options.WithMeterProvider(mp), options.WithTracerProvider(tp)}
-	if cfg == cfgNoSpans {
-		opts = append(opts, options.WithConnectionSpans(false))
+	out := make([]O, len(opts))
+	for i, o := range opts {
+		out[i] = any(o).(O)
 	}
-	return opts
+	return out
 }
 
 // serverOptions returns the server side of configuration cfg.
@@ -94,7 +101,7 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	case cfgFloor:
 		return append(serverPolicy(), grpc.StatsHandler(noopHandler{})), nil
 	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel:
-		return options.Server(bundleOptions(cfg)...), nil
+		return options.Server(bundleOptions[options.ServerOption](cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
@@ -122,7 +129,7 @@ func clientOptions(cfg string) ([]grpc.DialOption, error) {
 	case cfgFloor:
 		return []grpc.DialOption{creds, policy, grpc.WithStatsHandler(noopHandler{})}, nil
 	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel:
-		return options.Client(bundleOptions(cfg)...), nil
+		return options.Client(bundleOptions[options.ClientOption](cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
 		return []grpc.DialOption{creds, grpc.WithStatsHandler(otelgrpc.NewClientHandler(

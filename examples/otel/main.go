@@ -184,7 +184,7 @@ func run(ctx context.Context, out io.Writer, cfg healthload.Config) (err error) 
 	// context and annotates it before otelgrpc ends it. Both default to
 	// the global providers and propagator set above.
 	return healthload.Serve(ctx, w, cfg,
-		[]options.Option{options.WithStatsHandler(otelgrpc.NewServerHandler())},
-		[]options.Option{options.WithStatsHandler(otelgrpc.NewClientHandler())},
+		[]options.ServerOption{options.WithStatsHandler(otelgrpc.NewServerHandler())},
+		[]options.ClientOption{options.WithStatsHandler(otelgrpc.NewClientHandler())},
 		"look for grpc.transport.closes{grpc.close.reason=max_connection_age} and grpc.rpc.transport_failures in your metrics backend")
 }

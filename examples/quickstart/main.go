@@ -107,12 +107,12 @@ func runDemo(w io.Writer) ([]sdktrace.ReadOnlySpan, error) {
 // serve starts a health server set up by options.Server on 127.0.0.1:0.
 // The health service is the demo's service: its Watch is a server-streaming
 // RPC that stays open, like a subscription in a real application.
-func (d *demo) serve(opts ...options.Option) (stop func(), addr string, err error) {
+func (d *demo) serve(opts ...options.ServerOption) (stop func(), addr string, err error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
-	srv := grpc.NewServer(options.Server(append([]options.Option{
+	srv := grpc.NewServer(options.Server(append([]options.ServerOption{
 		options.WithMeterProvider(d.mp), options.WithTracerProvider(d.tp), options.WithRPCSpans(true), options.WithLogger(d.logger()),
 		// What Validate says of the demo's deliberately short settings.
 		options.WithErrorHandler(func(err error) {

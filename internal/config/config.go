@@ -1,7 +1,8 @@
 // Package config is the one configuration of grpcpulse. Package options
-// builds every Option; the bundles (options.Server, options.Client) and the
-// building blocks (the stats handlers, the interceptors) all read the same
-// Config, so that an option means the same thing wherever it is passed.
+// builds every setting; the bundles (options.Server, options.Client) and
+// the building blocks (the stats handlers, the interceptors) all read the
+// same Config, so that an option means the same thing wherever it is
+// passed.
 package config
 
 import (
@@ -18,32 +19,10 @@ import (
 	"google.golang.org/grpc/keepalive"
 	grpcstats "google.golang.org/grpc/stats"
 
-	"github.com/grpcpulse/grpcpulse/internal/diagnose"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Sides says on which side of a connection an option has an effect.
-type Sides uint8
-
-const (
-	// Server options configure a grpc.Server.
-	Server Sides = 1 << iota
-	// Client options configure a grpc.ClientConn.
-	Client
-	// Both sides.
-	Both = Server | Client
-)
-
-func (s Sides) String() string {
-	switch s {
-	case Server:
-		return "server"
-	case Client:
-		return "client"
-	}
-	return "server and client"
-}
-
-// Config is what the options set. Build fills in the defaults.
+// Config is what the options set. New fills in the defaults.
 type Config struct {
 	MeterProvider  metric.MeterProvider
 	TracerProvider trace.TracerProvider
@@ -54,10 +33,14 @@ type Config struct {
 	// Logger receives one record per abnormal transport end (sampled);
 	// OnDiagnosis every diagnosis.
 	Logger      *slog.Logger
-	OnDiagnosis func(diagnose.Diagnosis)
+	OnDiagnosis func(pulse.Diagnosis)
 
-	Creds  credentials.TransportCredentials
-	Bundle credentials.Bundle
+	ErrorHandler func(error)
+
+	// What only the bundles install.
+	Creds         credentials.TransportCredentials
+	Bundle        credentials.Bundle
+	StatsHandlers []grpcstats.Handler
 
 	// Keepalive overrides: nil keeps the preset. What the user writes is
 	// applied as written unless grpc-go would reject it.
@@ -71,39 +54,22 @@ type Config struct {
 	PeerEnforcement *keepalive.EnforcementPolicy
 	PeerLongestRPC  time.Duration
 
-	StatsHandlers []grpcstats.Handler
-	ErrorHandler  func(error)
-
 	errs []error
 }
 
-// Option is one setting. Only this package can make one (see New), so every
-// option of grpcpulse is built by package options.
-type Option struct {
-	name  string
-	sides Sides
-	apply func(*Config) error
-	whole *Config
+// Setting is what every option of package options is underneath: a named
+// change to a Config. The options' public types only say where an option
+// may be passed; a building block asserts each to Setting to apply it.
+type Setting interface {
+	Apply(*Config) error
+	Name() string
 }
 
-// New returns the option called name (as the user writes it, for example
-// "options.WithMeterProvider") that has an effect on sides. apply returns an
-// error, which is reported, when the value means nothing (a nil provider):
-// the default then stays.
-func New(name string, sides Sides, apply func(*Config) error) Option {
-	return Option{name: name, sides: sides, apply: apply}
-}
-
-// Of returns an option that replaces the whole configuration with c, whose
-// mistakes were already reported: how the bundles hand their configuration
-// to the building blocks they install.
-func Of(c *Config) Option { return Option{name: "config", sides: Both, whole: c} }
-
-// Build returns the configuration of one side: the defaults, read from the
-// OpenTelemetry globals now, as otelgrpc does, then opts in order. An
-// option for the other side, or a value that means nothing, is reported
-// through the error handler (default otel.Handle) and has no effect.
-func Build(side Sides, opts []Option) *Config {
+// Build returns the configuration the options describe: the defaults, read
+// from the OpenTelemetry globals now, as otelgrpc does, then each option in
+// order. A value that means nothing (a nil provider) or a nil option has no
+// effect and is reported through the error handler (default otel.Handle).
+func Build[O any](opts []O) *Config {
 	c := &Config{
 		MeterProvider:  otel.GetMeterProvider(),
 		TracerProvider: otel.GetTracerProvider(),
@@ -112,21 +78,13 @@ func Build(side Sides, opts []Option) *Config {
 		Logger:         slog.Default(),
 	}
 	for _, o := range opts {
-		switch {
-		case o.whole != nil:
-			cp := *o.whole
-			cp.errs = nil
-			c = &cp
-		case o.apply == nil:
-			// The zero Option, from a var never assigned.
-			c.errs = append(c.errs, errors.New("grpcpulse: a zero Option was passed; build options with package options"))
-		case o.sides&side == 0:
-			c.errs = append(c.errs, fmt.Errorf("grpcpulse: %s is a %s option and has no effect on the %s side; pass it to the %s's options",
-				o.name, o.sides, side, o.sides))
-		default:
-			if err := o.apply(c); err != nil {
-				c.errs = append(c.errs, fmt.Errorf("grpcpulse: %s: %w", o.name, err))
-			}
+		s, ok := any(o).(Setting)
+		if !ok {
+			c.errs = append(c.errs, errors.New("grpcpulse: a nil option was passed; it has no effect"))
+			continue
+		}
+		if err := s.Apply(c); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("grpcpulse: %s: %w", s.Name(), err))
 		}
 	}
 	for _, err := range c.errs {
@@ -144,4 +102,16 @@ func (c *Config) Handle(err error) {
 		return
 	}
 	otel.Handle(err)
+}
+
+// PolicyError is the error that reports what Validate found in a keepalive
+// policy a bundle or a handler installs for side: the findings, and whether
+// the policy was applied as written or, when grpc-go would reject it, not
+// applied (then notApplied says what happens instead).
+func PolicyError(side pulse.Side, notApplied string, findings []error) error {
+	what := "applied as written"
+	if notApplied != "" {
+		what = "NOT applied, because grpc-go would reject it; " + notApplied
+	}
+	return fmt.Errorf("grpcpulse: %s keepalive policy %s; Validate reports: %w", side, what, errors.Join(findings...))
 }

@@ -27,8 +27,9 @@ type Registry struct {
 	side  pulse.Side
 	hooks Hooks
 
-	m sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
-	n atomic.Int64
+	m        sync.Map // net.Addr (a wire.Conn's RemoteAddr, a pointer) → *Journal
+	n        atomic.Int64
+	observed atomic.Bool // a connection was ever observed
 
 	grace time.Duration // how long a journal waits to be claimed: unclaimedGrace
 }
@@ -49,6 +50,9 @@ func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 	j.conn = wc
 	r.m.Store(wc.RemoteAddr(), j)
 	r.n.Add(1)
+	if !r.observed.Load() {
+		r.observed.Store(true)
+	}
 	j.mu.Lock()
 	j.unclaimed = time.AfterFunc(r.grace, j.forgetUnclaimed)
 	j.mu.Unlock()
@@ -73,6 +77,11 @@ func (r *Registry) Lookup(local, remote net.Addr) *Journal {
 	}
 	return j
 }
+
+// Observed reports whether any connection was ever observed: a handler
+// whose connections arrive while it is false was installed without the
+// credentials that observe them.
+func (r *Registry) Observed() bool { return r.observed.Load() }
 
 // Len returns the number of journals held: zero once every connection has
 // ended and been released.

@@ -11,13 +11,14 @@ package diagnose
 
 import (
 	"fmt"
-	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/grpcpulse/grpcpulse/internal/durfmt"
 	"github.com/grpcpulse/grpcpulse/internal/policy"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
@@ -31,6 +32,9 @@ type Facts struct {
 	Side      pulse.Side
 	Reason    pulse.Reason
 	Initiator pulse.Initiator
+	// Peer is the peer's implementation, when known; Remote its address.
+	Peer   pulse.Implementation
+	Remote net.Addr
 
 	Lifetime time.Duration // from the transport's start to its end
 	// Idle is how long nothing had been read before the end began (before
@@ -45,7 +49,7 @@ type Facts struct {
 
 	// ActiveRPCs is how many RPCs the end cut; CutRPCs names some of them.
 	ActiveRPCs int
-	CutRPCs    []RPC
+	CutRPCs    []pulse.CutRPC
 
 	Violation string // the frame a peer's protocol error was seen in
 
@@ -59,23 +63,9 @@ type Facts struct {
 	PeerEnforcement *keepalive.EnforcementPolicy
 }
 
-// RPC is an RPC the end cut.
-type RPC struct {
-	Method string        // a bounded method name (_OTHER for peer-chosen ones)
-	Ran    time.Duration // how long it had run when the end began
-}
-
-// Diagnosis is the facts and the advice for one abnormal end.
-type Diagnosis struct {
-	Facts
-	// Advice says, in one or two plain sentences with numbers, which
-	// parameter to change on which side, and to what.
-	Advice string
-}
-
 // Diagnose returns the diagnosis of an end, and false for an end that is
 // normal or about which nothing useful can be said.
-func Diagnose(f Facts) (Diagnosis, bool) {
+func Diagnose(f Facts) (pulse.Diagnosis, bool) {
 	var advice string
 	switch f.Reason {
 	case pulse.ReasonTooManyPings:
@@ -88,20 +78,20 @@ func Diagnose(f Facts) (Diagnosis, bool) {
 		advice = keepaliveTimeout(f)
 	case pulse.ReasonMaxConnectionAge:
 		if f.ActiveRPCs == 0 {
-			return Diagnosis{}, false
+			return pulse.Diagnosis{}, false
 		}
 		advice = maxAge(f)
 	case pulse.ReasonConnectionReset, pulse.ReasonPeerClosed:
 		if f.ActiveRPCs == 0 {
-			return Diagnosis{}, false
+			return pulse.Diagnosis{}, false
 		}
 		advice = abrupt(f)
 	case pulse.ReasonProtocolError:
 		advice = protocolError(f)
 	default:
-		return Diagnosis{}, false
+		return pulse.Diagnosis{}, false
 	}
-	return Diagnosis{Facts: f, Advice: advice}, true
+	return f.diagnosis(advice), true
 }
 
 // Considered reports whether an end for this reason may be diagnosed: the
@@ -137,11 +127,11 @@ func tooManyPingsServer(f Facts) string {
 		// 10s, whatever they are configured with.
 		return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s) and faster than any grpc-go or grpc-java keepalive can (they ping at most every 10s): "+
 			"a client of another implementation with a short keepalive time, or a misbehaving peer. Set that client's keepalive time to at least %s.",
-			round(every), policy.Format(kep.MinTime), policy.Format(safe))
+			durfmt.Observed(every), policy.Format(kep.MinTime), policy.Format(safe))
 	}
 	return fmt.Sprintf("The client pinged every %s, below this server's EnforcementPolicy.MinTime (%s). "+
 		"Set the client's ClientParameters.Time to at least %s, or this server's EnforcementPolicy.MinTime to at most %s.",
-		round(every), policy.Format(kep.MinTime), policy.Format(safe), policy.Format(admit))
+		durfmt.Observed(every), policy.Format(kep.MinTime), policy.Format(safe), policy.Format(admit))
 }
 
 func tooManyPingsClient(f Facts) string {
@@ -187,7 +177,7 @@ func keepaliveTimeout(f Facts) string {
 	}
 	if f.LastRTT > 0 && timeout > 0 && timeout < 10*f.LastRTT {
 		return fmt.Sprintf("The keepalive PING went unanswered for %s.Timeout (%s), but the last one took %s to answer: the Timeout is too close to the path's round trip. "+
-			"Set %s.Timeout to at least %s.", param, policy.Format(timeout), round(f.LastRTT), param, policy.Format(policy.CeilSecond(max(5*time.Second, 10*f.LastRTT))))
+			"Set %s.Timeout to at least %s.", param, policy.Format(timeout), durfmt.Observed(f.LastRTT), param, policy.Format(policy.CeilSecond(max(5*time.Second, 10*f.LastRTT))))
 	}
 	current := time.Duration(0)
 	switch {
@@ -200,7 +190,7 @@ func keepaliveTimeout(f Facts) string {
 	if f.Idle > 0 && current > 0 && current <= floor {
 		return fmt.Sprintf("After %s with nothing read, the keepalive PING went unanswered within %s.Timeout. %s.Time (%s) is already as low as grpc-go allows, "+
 			"so no keepalive setting keeps this path alive: the peer's host died, or something between the peers drops flows within %s; fix the path.",
-			round(f.Idle), param, param, policy.Format(current), round(f.Idle))
+			durfmt.Observed(f.Idle), param, param, policy.Format(current), durfmt.Observed(f.Idle))
 	}
 	if f.Idle <= 0 {
 		return fmt.Sprintf("The keepalive PING went unanswered: the peer's host died, or something between the peers dropped the flow. "+
@@ -208,11 +198,11 @@ func keepaliveTimeout(f Facts) string {
 	}
 	return fmt.Sprintf("After %s with nothing read, the keepalive PING went unanswered: the peer's host died, or a load balancer or NAT forgot the idle flow (its idle timeout is under %s). "+
 		"If it is a middlebox, set %s.Time to at most %s so that pings keep the flow alive (the peer's EnforcementPolicy.MinTime must allow it).",
-		round(f.Idle), round(f.Idle), param, policy.Format(max(floor, (f.Idle/2).Truncate(time.Second))))
+		durfmt.Observed(f.Idle), durfmt.Observed(f.Idle), param, policy.Format(max(floor, (f.Idle/2).Truncate(time.Second))))
 }
 
 func maxAge(f Facts) string {
-	longest := longestRPC(f.CutRPCs)
+	longest := f.longestCut()
 	if f.Side == pulse.SideServer {
 		grace := "MaxConnectionAgeGrace"
 		if f.Server != nil {
@@ -221,11 +211,11 @@ func maxAge(f Facts) string {
 		}
 		return fmt.Sprintf("The connection reached MaxConnectionAge after %s and its %s cut %d RPC(s) still running (the longest had run %s%s). "+
 			"Set ServerParameters.MaxConnectionAgeGrace above the longest RPC, at least %s, or make clients resume such streams on a new connection.",
-			round(f.Lifetime), grace, f.ActiveRPCs, round(longest), methods(f.CutRPCs), policy.Format(policy.CeilSecond(longest+longest/5)))
+			durfmt.Observed(f.Lifetime), grace, f.ActiveRPCs, durfmt.Observed(longest), f.methods(), policy.Format(policy.CeilSecond(longest+longest/5)))
 	}
 	return fmt.Sprintf("The server drained this connection at its MaxConnectionAge (after %s) and cut %d RPC(s) at the end of its grace (the longest had run %s%s). "+
 		"Long streams must reconnect and resume on a new connection, or the server's MaxConnectionAgeGrace must exceed them (at least %s).",
-		round(f.Lifetime), f.ActiveRPCs, round(longest), methods(f.CutRPCs), policy.Format(policy.CeilSecond(longest+longest/5)))
+		durfmt.Observed(f.Lifetime), f.ActiveRPCs, durfmt.Observed(longest), f.methods(), policy.Format(policy.CeilSecond(longest+longest/5)))
 }
 
 func abrupt(f Facts) string {
@@ -235,7 +225,7 @@ func abrupt(f Facts) string {
 	}
 	return fmt.Sprintf("The peer, or a middlebox on its behalf, %s after %s, %s after the last read, cutting %d RPC(s)%s. "+
 		"grpcpulse cannot tell a peer restart from a middlebox; if the idle time matches a load balancer's or NAT's idle timeout, set keepalive Time below it.",
-		how, round(f.Lifetime), round(f.Idle), f.ActiveRPCs, methods(f.CutRPCs))
+		how, durfmt.Observed(f.Lifetime), durfmt.Observed(f.Idle), f.ActiveRPCs, f.methods())
 }
 
 func protocolError(f Facts) string {
@@ -247,45 +237,6 @@ func protocolError(f Facts) string {
 		return "The peer closed the connection with a GOAWAY that says this side broke HTTP/2: check for a proxy rewriting frames, or a peer that is not a gRPC peer. No keepalive setting changes this."
 	}
 	return "The peer sent " + what + ", and this side closed the connection: the peer is broken or not a gRPC peer (a scanner, a misconfigured proxy). No keepalive setting changes this."
-}
-
-// Attrs returns the diagnosis as log attributes: the facts that were
-// observed, then the advice.
-func (d Diagnosis) Attrs() []slog.Attr {
-	a := []slog.Attr{slog.Duration("grpc.transport.lifetime", d.Lifetime)}
-	if d.Idle > 0 {
-		a = append(a, slog.Duration("grpc.transport.idle", d.Idle))
-	}
-	if d.LastRTT > 0 {
-		a = append(a, slog.Duration("grpc.keepalive.last_rtt", d.LastRTT))
-	}
-	if len(d.PingIntervals) > 0 {
-		a = append(a, slog.String("grpc.keepalive.peer_ping_intervals", durations(d.PingIntervals)))
-	}
-	if d.PingsSent > 0 {
-		a = append(a, slog.Int64("grpc.keepalive.pings_sent", d.PingsSent))
-	}
-	a = append(a, slog.Int("grpc.close.cut_rpcs", d.ActiveRPCs))
-	if len(d.CutRPCs) > 0 {
-		a = append(a, slog.String("grpc.close.cut_methods", strings.TrimPrefix(methods(d.CutRPCs), ": ")),
-			slog.Duration("grpc.close.longest_cut_rpc", longestRPC(d.CutRPCs)))
-	}
-	if d.Violation != "" {
-		a = append(a, slog.String("grpc.protocol.violation", d.Violation))
-	}
-	if d.Enforcement != nil {
-		_, kep := policy.EffectiveServer(keepalive.ServerParameters{}, *d.Enforcement)
-		a = append(a, slog.Duration("grpc.keepalive.min_time", kep.MinTime), slog.Bool("grpc.keepalive.permit_without_stream", kep.PermitWithoutStream))
-	}
-	if d.Client != nil {
-		c := policy.EffectiveClient(*d.Client)
-		a = append(a, slog.Duration("grpc.keepalive.time", c.Time), slog.Duration("grpc.keepalive.timeout", c.Timeout),
-			slog.Bool("grpc.keepalive.permit_without_stream", c.Permit))
-	} else if d.Server != nil {
-		kp, _ := policy.EffectiveServer(*d.Server, keepalive.EnforcementPolicy{})
-		a = append(a, slog.Duration("grpc.keepalive.time", kp.Time), slog.Duration("grpc.keepalive.timeout", kp.Timeout))
-	}
-	return append(a, slog.String("advice", d.Advice))
 }
 
 // typicalInterval is the median of the peer's ping intervals: a pair of
@@ -300,45 +251,51 @@ func typicalInterval(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func longestRPC(rpcs []RPC) time.Duration {
-	var m time.Duration
-	for _, r := range rpcs {
-		m = max(m, r.Ran)
+// diagnosis returns the facts as the public Diagnosis, with advice.
+func (f Facts) diagnosis(advice string) pulse.Diagnosis {
+	cut := f.CutRPCs
+	if len(cut) > pulse.MaxCutRPCs {
+		cut = cut[:pulse.MaxCutRPCs]
 	}
-	return m
+	return pulse.Diagnosis{
+		Side: f.Side, Reason: f.Reason, Initiator: f.Initiator, Peer: f.Peer, RemoteAddr: f.Remote,
+		Lifetime: f.Lifetime, Idle: f.Idle, LastRTT: f.LastRTT, PeerPingIntervals: f.PingIntervals, PingsSent: f.PingsSent,
+		CutRPCs: f.ActiveRPCs, Cut: cut, Violation: f.Violation, Policy: f.policy(), Advice: advice,
+	}
+}
+
+// policy summarises the policy in force as grpc-go applies it, or nil when
+// none is known.
+func (f Facts) policy() *pulse.Policy {
+	switch {
+	case f.Side == pulse.SideClient && f.Client != nil:
+		c := policy.EffectiveClient(*f.Client)
+		return &pulse.Policy{Time: c.Time, Timeout: c.Timeout, PermitWithoutStream: c.Permit}
+	case f.Side == pulse.SideServer && (f.Server != nil || f.Enforcement != nil):
+		var kp keepalive.ServerParameters
+		var kep keepalive.EnforcementPolicy
+		if f.Server != nil {
+			kp = *f.Server
+		}
+		if f.Enforcement != nil {
+			kep = *f.Enforcement
+		}
+		kp, kep = policy.EffectiveServer(kp, kep)
+		return &pulse.Policy{Time: kp.Time, Timeout: kp.Timeout, PermitWithoutStream: kep.PermitWithoutStream, MinTime: kep.MinTime}
+	}
+	return nil
+}
+
+// longestCut is how long the longest cut RPC had run.
+func (f Facts) longestCut() time.Duration {
+	return pulse.Diagnosis{Cut: f.CutRPCs}.LongestCut()
 }
 
 // methods names the cut RPCs' methods, as ": a, b".
-func methods(rpcs []RPC) string {
-	if len(rpcs) == 0 {
+func (f Facts) methods() string {
+	m := pulse.Diagnosis{Cut: f.CutRPCs}.CutMethods()
+	if len(m) == 0 {
 		return ""
 	}
-	seen := make([]string, 0, len(rpcs))
-	for _, r := range rpcs {
-		if !slices.Contains(seen, r.Method) {
-			seen = append(seen, r.Method)
-		}
-	}
-	return ": " + strings.Join(seen, ", ")
-}
-
-func durations(ds []time.Duration) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = round(d)
-	}
-	return strings.Join(parts, " ")
-}
-
-// round formats an observed duration to a precision an operator reads.
-func round(d time.Duration) string {
-	switch {
-	case d >= time.Minute:
-		return policy.Format(d.Round(time.Second))
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(100 * time.Microsecond).String()
-	}
-	return d.Round(time.Microsecond).String()
+	return ": " + strings.Join(m, ", ")
 }

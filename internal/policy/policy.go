@@ -7,15 +7,14 @@
 package policy
 
 import (
-	"math"
-	"strings"
 	"time"
 
+	"github.com/grpcpulse/grpcpulse/internal/durfmt"
 	"google.golang.org/grpc/keepalive"
 )
 
 // Infinity is the duration grpc-go itself uses for "never" (math.MaxInt64).
-const Infinity = time.Duration(math.MaxInt64)
+const Infinity = durfmt.Infinity
 
 // Durations the presets and Validate are built on. Each is explained where it
 // is used.
@@ -127,18 +126,6 @@ func CeilSecond(d time.Duration) time.Duration {
 	return d
 }
 
-// Format formats d like time.Duration.String without trailing zero units
-// ("5m", "2h", "5m30s") and Infinity as "infinity".
-func Format(d time.Duration) string {
-	if d == Infinity {
-		return "infinity"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// Format formats a setting like time.Duration.String without trailing zero
+// units ("5m", "2h", "5m30s") and Infinity as "infinity".
+func Format(d time.Duration) string { return durfmt.Setting(d) }

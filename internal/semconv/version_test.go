@@ -37,16 +37,15 @@ func TestScopeVersionExported(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer mp.Shutdown(context.Background())
 	defer tp.Shutdown(context.Background())
-	opts := []options.Option{options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithRPCSpans(true)}
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(options.Server(opts...)...)
+	srv := grpc.NewServer(options.Server(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithRPCSpans(true))...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	go func() { _ = srv.Serve(lis) }()
-	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(opts...)...)
+	cc, err := grpc.NewClient(lis.Addr().String(), options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp), options.WithRPCSpans(true))...)
 	if err != nil {
 		t.Fatal(err)
 	}

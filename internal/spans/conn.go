@@ -3,12 +3,12 @@ package spans
 import (
 	"context"
 	"net"
+	"reflect"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
@@ -18,10 +18,10 @@ import (
 
 // Attribute keys set at a transport span's end.
 const (
-	attrPingsSent     = attribute.Key("grpc.keepalive.pings_sent")
-	attrPingsReceived = attribute.Key("grpc.keepalive.pings_received")
-	attrRPCs          = attribute.Key("grpc.rpcs")
-	attrGoAways       = attribute.Key("grpc.goaway.count")
+	attrPingsSent     = semconv.PingsSent
+	attrPingsReceived = semconv.PingsReceived
+	attrRPCs          = semconv.RPCs
+	attrGoAways       = semconv.GoAwayCount
 )
 
 // Tracer starts the transport spans of one side.
@@ -50,10 +50,25 @@ func NewTracer(tp trace.TracerProvider, side pulse.Side) *Tracer {
 		side:   semconv.Side.String(side.String()),
 		kind:   trace.WithSpanKind(trace.SpanKindInternal),
 	}
-	if _, ok := tp.(*sdktrace.TracerProvider); ok {
+	if copiesAttributes(tp) {
 		t.scratch = &sync.Pool{New: func() any { return new(attrList) }}
 	}
 	return t
+}
+
+// sdkProvider is the OpenTelemetry SDK's TracerProvider, named rather than
+// imported: an instrumentation library depends on the API only.
+const sdkProvider = "go.opentelemetry.io/otel/sdk/trace.TracerProvider"
+
+// copiesAttributes reports whether tp is the SDK's provider, whose spans
+// copy the attribute lists SetAttributes and AddEvent are given, so that
+// one list may serve one call after another.
+func copiesAttributes(tp trace.TracerProvider) bool {
+	t := reflect.TypeOf(tp)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return false
+	}
+	return t.Elem().PkgPath()+"."+t.Elem().Name() == sdkProvider
 }
 
 // list returns an empty attribute list to build on. Give it back with

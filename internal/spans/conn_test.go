@@ -15,7 +15,6 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
-	"github.com/grpcpulse/grpcpulse/tracing"
 )
 
 func attr(kvs []attribute.KeyValue, key string) (attribute.Value, bool) {
@@ -48,14 +47,14 @@ func TestConnSpanStaysBounded(t *testing.T) {
 		t.Fatalf("%d spans, want 1", len(ended))
 	}
 	s := ended[0]
-	if s.Name() != tracing.ConnSpanName || s.Parent().IsValid() {
-		t.Errorf("span %q with parent %v, want a root %q", s.Name(), s.Parent(), tracing.ConnSpanName)
+	if s.Name() != pulse.SpanTransport || s.Parent().IsValid() {
+		t.Errorf("span %q with parent %v, want a root %q", s.Name(), s.Parent(), pulse.SpanTransport)
 	}
-	if n := len(s.Events()); n != tracing.MaxGoAwayEvents+1 {
-		t.Errorf("%d events, want %d GOAWAYs and the keepalive timeout", n, tracing.MaxGoAwayEvents)
+	if n := len(s.Events()); n != pulse.MaxGoAwayEvents+1 {
+		t.Errorf("%d events, want %d GOAWAYs and the keepalive timeout", n, pulse.MaxGoAwayEvents)
 	}
-	if last := s.Events()[len(s.Events())-1]; last.Name != tracing.EventKeepaliveTimeout {
-		t.Errorf("last event %q, want %q", last.Name, tracing.EventKeepaliveTimeout)
+	if last := s.Events()[len(s.Events())-1]; last.Name != pulse.EventKeepaliveTimeout {
+		t.Errorf("last event %q, want %q", last.Name, pulse.EventKeepaliveTimeout)
 	}
 	for key, want := range map[string]attribute.Value{
 		"grpc.side":                     attribute.StringValue("client"),
@@ -89,7 +88,7 @@ func TestConnSpanStatus(t *testing.T) {
 		"keepalive_timeout": codes.Error, "too_many_pings": codes.Error, "connection_reset": codes.Error, "io_error": codes.Error,
 		"max_connection_age": codes.Unset, "max_connection_idle": codes.Unset, "server_shutdown": codes.Unset,
 		"client_shutdown": codes.Unset, "goaway": codes.Unset, "peer_closed": codes.Unset, "unknown": codes.Unset,
-		"protocol_error": codes.Unset,
+		"protocol_error": codes.Error, "server_drain": codes.Unset,
 	}
 	for _, reason := range pulse.Reasons() {
 		var c spans.ConnSpan
@@ -179,7 +178,7 @@ func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
 	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1000}
 	remote := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 443}
 
-	for _, n := range []int{1, 2, 3, tracing.MaxGoAwayEvents + 2} {
+	for _, n := range []int{1, 2, 3, pulse.MaxGoAwayEvents + 2} {
 		var c spans.ConnSpan
 		tr.Prepare(&c, &spans.Origin{Local: local, Remote: remote, Begin: time.Now()})
 		var sent []time.Time
@@ -191,7 +190,7 @@ func TestConnSpanKeepsEarlyGoAways(t *testing.T) {
 		c.End(spans.ConnEnd{Reason: pulse.ReasonClientShutdown, Initiator: pulse.InitiatorLocal})
 		s := rec.Ended()[len(rec.Ended())-1]
 
-		want := min(n, tracing.MaxGoAwayEvents)
+		want := min(n, pulse.MaxGoAwayEvents)
 		if len(s.Events()) != want {
 			t.Fatalf("%d GOAWAYs: %d events, want %d", n, len(s.Events()), want)
 		}

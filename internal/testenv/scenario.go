@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	grpcstats "google.golang.org/grpc/stats"
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
@@ -24,7 +25,7 @@ import (
 // count of the transports grpc-go reported.
 type End struct {
 	Name    string
-	H       *stats.Handler
+	H       Handler
 	M       *Metrics
 	Counter *ConnCounter
 	// Spans records every span of this side's TracerProvider, TP.
@@ -32,11 +33,17 @@ type End struct {
 	TP    *sdktrace.TracerProvider
 }
 
-func newEnd(t *testing.T, server bool, extra []stats.Option) *End {
+// Handler is what a scenario needs of a side's stats handler.
+type Handler interface {
+	grpcstats.Handler
+	WrapCredentials(credentials.TransportCredentials) credentials.TransportCredentials
+}
+
+func newEnd(t *testing.T, server bool, extra []options.HandlerOption) *End {
 	e := &End{M: NewMetrics(t), Counter: &ConnCounter{}, Spans: tracetest.NewSpanRecorder()}
 	e.TP = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.Spans))
 	t.Cleanup(func() { _ = e.TP.Shutdown(context.Background()) })
-	opts := append([]stats.Option{options.WithMeterProvider(e.M.Provider), options.WithTracerProvider(e.TP)}, extra...)
+	opts := append([]options.HandlerOption{options.WithMeterProvider(e.M.Provider), options.WithTracerProvider(e.TP)}, extra...)
 	if server {
 		e.Name = "server"
 		e.H = stats.NewServerHandler(opts...)
@@ -100,7 +107,7 @@ func (e *End) WaitFailure(t *testing.T, reason, method, code string) {
 // each transport that began ended in exactly one close, the connections
 // gauge is back to zero and, when journals is given, every journal was
 // freed.
-func (e *End) checkNothingLost(t *testing.T, journals func(*stats.Handler) int) {
+func (e *End) checkNothingLost(t *testing.T, journals func(grpcstats.Handler) int) {
 	t.Helper()
 	Eventually(t, func() string {
 		begins, ends := e.Counter.Begins.Load(), e.Counter.Ends.Load()
@@ -137,10 +144,10 @@ type Setup struct {
 	Unwrapped    bool                             // do not install the frame observer
 	Interceptors bool                             // install grpcpulse's interceptors on both sides
 	// HandlerOpts are added to both sides' stats handler options.
-	HandlerOpts []stats.Option
+	HandlerOpts []options.HandlerOption
 	// Journals, if set, counts a handler's open journals for the
 	// end-of-test check that every journal was freed.
-	Journals func(*stats.Handler) int
+	Journals func(grpcstats.Handler) int
 }
 
 // Start starts the scenario's server. When the test ends, it checks on both

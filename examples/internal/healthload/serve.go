@@ -36,35 +36,37 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, duration time.Duration) {
 	fs.DurationVar(&c.KeepaliveTime, "keepalive-time", time.Minute, "server keepalive Time: the server pings a connection that has been quiet this long (grpc-go raises it to at least 1s)")
 }
 
-// serverPolicy is the server's keepalive override: the max age that cuts
-// the Watch stream.
-func (c Config) serverPolicy() options.Option {
+// serverPolicy is the server's keepalive policy: the max age that cuts the
+// Watch stream.
+func (c Config) serverPolicy() options.ServerPolicy {
 	kt := c.KeepaliveTime
 	if kt == 0 {
 		// A zero Time would mean grpc's 2h, which Validate warns about.
 		kt = time.Minute
 	}
-	return options.WithServerParameters(keepalive.ServerParameters{
+	p := options.DefaultServerPolicy()
+	p.Parameters = keepalive.ServerParameters{
 		// The server pings a connection quiet for Time (a Check interval
 		// above it makes keepalive pings and their RTT show up).
 		Time:                  kt,
 		MaxConnectionAge:      c.MaxAge,
 		MaxConnectionAgeGrace: c.Grace,
-	})
+	}
+	return p
 }
 
 // Check reports flags grpc-go cannot run with, so that an example fails at
 // start instead of silently running with the preset, which is what
 // options.Server does with an override it rejects.
 func (c Config) Check() error {
-	return options.CheckServer(c.serverPolicy())
+	return options.Validate(nil, c.serverPolicy()).Err()
 }
 
 // Serve starts a health server set up by options.Server(server...) with the
 // max-age policy, and a client set up by options.Client(client...), on
 // loopback. It runs the workload until ctx is done or c.Duration has
 // passed, printing hint after the banner, and stops both.
-func Serve(ctx context.Context, w io.Writer, c Config, server, client []options.Option, hint string) error {
+func Serve(ctx context.Context, w io.Writer, c Config, server []options.ServerOption, client []options.ClientOption, hint string) error {
 	if c.Duration > 0 {
 		// A cancel on a timer, not context.WithTimeout: with a deadline on
 		// ctx, a call's own timeout context would expire at the same
@@ -79,7 +81,7 @@ func Serve(ctx context.Context, w io.Writer, c Config, server, client []options.
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(options.Server(append([]options.Option{c.serverPolicy()}, server...)...)...)
+	srv := grpc.NewServer(options.Server(append([]options.ServerOption{options.WithServerPolicy(c.serverPolicy())}, server...)...)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()

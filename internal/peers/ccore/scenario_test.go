@@ -21,7 +21,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Scenarios between grpcpulse on grpc-go and gRPC C-core 1.51 (Debian's
@@ -130,8 +130,8 @@ func TestCCoreClientPingsTooFast(t *testing.T) {
 
 // cCoreServerCut runs a Go client's stream against a C-core server until
 // the server's transport cuts it, and checks grpcpulse's verdict: the
-// close is goaway (C-core's drain GOAWAY has no debug data, so the wire does
-// not say why), initiator peer; the stream, which got C-core's status
+// close is server_drain (C-core's drain GOAWAY has no debug data, so the
+// wire does not say why), initiator peer; the stream, which got C-core's status
 // wantText, is a transport failure with that reason, and Cause says so.
 func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
 	t.Helper()
@@ -146,19 +146,19 @@ func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
 	if status.Code(err) != codes.Unavailable || status.Convert(err).Message() != wantText {
 		t.Errorf("stream error = %v, want Unavailable %q", err, wantText)
 	}
-	if r, ok := interceptors.Cause(ctx, err); !ok || r != stats.ReasonGoAway {
-		t.Errorf("Cause(stream error) = %q, %v; want %q", r, ok, stats.ReasonGoAway)
+	if r, ok := interceptors.Cause(ctx, err); !ok || r != pulse.ReasonServerDrain {
+		t.Errorf("Cause(stream error) = %q, %v; want %q", r, ok, pulse.ReasonServerDrain)
 	}
 	py.WaitEvent(t, "cancelled", nil)
 
-	cl.WaitClose(t, "goaway", "peer")
-	cl.WaitFailure(t, "goaway", streamMethod, "UNAVAILABLE")
+	cl.WaitClose(t, "server_drain", "peer")
+	cl.WaitFailure(t, "server_drain", streamMethod, "UNAVAILABLE")
 	testenv.Eventually(t, func() string {
-		if cl.Closes(t) == 1 && cl.Closes(t, semconv.CloseReason.String("goaway"), semconv.CloseInitiator.String("peer"),
+		if cl.Closes(t) == 1 && cl.Closes(t, semconv.CloseReason.String("server_drain"), semconv.CloseInitiator.String("peer"),
 			semconv.DisconnectError.String("GOAWAY NO_ERROR")) == 1 {
 			return ""
 		}
-		return "want exactly one close: goaway, peer, GOAWAY NO_ERROR\n" + cl.Dump(t)
+		return "want exactly one close: server_drain, peer, GOAWAY NO_ERROR\n" + cl.Dump(t)
 	})
 	if n := cl.Failures(t); n != 1 {
 		t.Errorf("client counted %d transport failures, want 1 (the stream)\n%s", n, cl.Dump(t))
@@ -249,7 +249,7 @@ func TestCCoreApplicationUnavailableIsNotTransport(t *testing.T) {
 	if r, ok := interceptors.Cause(ctx, err); ok {
 		t.Errorf("Cause(%v) = %q, want no transport cause", err, r)
 	}
-	cl.WaitClose(t, "goaway", "peer")
+	cl.WaitClose(t, "server_drain", "peer")
 	if n := cl.Failures(t); n != 0 {
 		t.Errorf("client counted %d transport failures, want 0\n%s", n, cl.Dump(t))
 	}
@@ -314,8 +314,8 @@ func TestCCoreBlackholed(t *testing.T) {
 		}()
 		ctx, err := holdStream(t, cc)
 		t.Logf("Go client application got: %v", err)
-		if r, ok := interceptors.Cause(ctx, err); !ok || r != stats.ReasonKeepaliveTimeout {
-			t.Errorf("Cause(%v) = %q, %v; want %q", err, r, ok, stats.ReasonKeepaliveTimeout)
+		if r, ok := interceptors.Cause(ctx, err); !ok || r != pulse.ReasonKeepaliveTimeout {
+			t.Errorf("Cause(%v) = %q, %v; want %q", err, r, ok, pulse.ReasonKeepaliveTimeout)
 		}
 		cl.WaitClose(t, "keepalive_timeout", "local")
 		cl.WaitFailure(t, "keepalive_timeout", streamMethod, "UNAVAILABLE")

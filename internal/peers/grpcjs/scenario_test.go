@@ -19,7 +19,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Scenarios between grpcpulse on grpc-go and @grpc/grpc-js 1.14 on Node.js.
@@ -158,8 +158,8 @@ func TestGRPCJSServerMaxConnectionAge(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), `"max_age"`) {
 		t.Errorf("stream error = %v, want Unavailable naming the max_age GOAWAY", err)
 	}
-	if r, ok := interceptors.Cause(context.Background(), err); !ok || r != stats.ReasonMaxConnectionAge {
-		t.Errorf("Cause(stream error) = %q, %v; want %q", r, ok, stats.ReasonMaxConnectionAge)
+	if r, ok := interceptors.Cause(context.Background(), err); !ok || r != pulse.ReasonMaxConnectionAge {
+		t.Errorf("Cause(stream error) = %q, %v; want %q", r, ok, pulse.ReasonMaxConnectionAge)
 	}
 	js.WaitEvent(t, "cancelled", nil)
 

@@ -14,7 +14,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 	"github.com/grpcpulse/grpcpulse/options"
-	"github.com/grpcpulse/grpcpulse/tracing"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // GoEnd is the Go side of a scenario: grpcpulse installed through the
@@ -35,21 +35,23 @@ func newGoEnd(t *testing.T, name string) *GoEnd {
 	return e
 }
 
-// Options returns the bundle options that record into this end, then extra.
-func (e *GoEnd) Options(extra ...options.Option) []options.Option {
-	return append([]options.Option{options.WithMeterProvider(e.M.Provider), options.WithTracerProvider(e.TP)}, extra...)
+// telemetry returns the options that record into this end and fail the
+// test on a keepalive policy Validate rejects as an Error.
+func (e *GoEnd) telemetry(t *testing.T) []options.Option {
+	return []options.Option{options.WithMeterProvider(e.M.Provider), options.WithErrorHandler(testenv.FailOnPolicyErrors(t))}
 }
 
 // GoServer starts a grpc-go server with grpcpulse's bundle and grpcpulse's
 // test service on 127.0.0.1. When the test ends, after the server stopped,
 // it checks that every transport that began ended in exactly one close.
-func GoServer(t *testing.T, svc *testenv.Service, extra ...options.Option) (*GoEnd, string) {
+func GoServer(t *testing.T, svc *testenv.Service, extra ...options.ServerOption) (*GoEnd, string) {
 	t.Helper()
 	e := newGoEnd(t, "go server")
-	opts := e.Options(extra...)
-	if err := options.CheckServer(opts...); err != nil {
-		t.Fatalf("server options: %v", err)
+	opts := []options.ServerOption{options.WithTracerProvider(e.TP)}
+	for _, o := range e.telemetry(t) {
+		opts = append(opts, o)
 	}
+	opts = append(opts, extra...)
 	t.Cleanup(func() { e.CheckNothingLost(t) }) // runs after the server's Stop
 	_, addr := testenv.Serve(t, svc, append(options.Server(opts...), grpc.StatsHandler(e.Counter))...)
 	return e, addr
@@ -57,13 +59,14 @@ func GoServer(t *testing.T, svc *testenv.Service, extra ...options.Option) (*GoE
 
 // GoClient returns a grpc-go client of target with grpcpulse's bundle. It
 // is closed when the test ends, and the same check as GoServer's runs then.
-func GoClient(t *testing.T, target string, extra ...options.Option) (*GoEnd, *grpc.ClientConn) {
+func GoClient(t *testing.T, target string, extra ...options.ClientOption) (*GoEnd, *grpc.ClientConn) {
 	t.Helper()
 	e := newGoEnd(t, "go client")
-	opts := e.Options(extra...)
-	if err := options.CheckClient(opts...); err != nil {
-		t.Fatalf("client options: %v", err)
+	opts := []options.ClientOption{options.WithTracerProvider(e.TP)}
+	for _, o := range e.telemetry(t) {
+		opts = append(opts, o)
 	}
+	opts = append(opts, extra...)
 	cc, err := grpc.NewClient(target, append(options.Client(opts...), grpc.WithStatsHandler(e.Counter))...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
@@ -148,7 +151,7 @@ func (e *GoEnd) CheckNothingLost(t *testing.T) {
 func (e *GoEnd) GoAwayEvents() [][]string {
 	var out [][]string
 	for _, s := range e.Spans.Ended() {
-		if s.Name() != tracing.ConnSpanName {
+		if s.Name() != pulse.SpanTransport {
 			continue
 		}
 		var evs []string

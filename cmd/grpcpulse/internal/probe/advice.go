@@ -154,10 +154,10 @@ func advise(mt, permit, age, grace, idle, srvTime, path Finding) Advice {
 		fmtPolicyDur(sp.Parameters.MaxConnectionAgeGrace), fmtPolicyDur(sp.Parameters.MaxConnectionIdle), fmtPolicyDur(sp.Parameters.Time))
 
 	serverOnly := map[string]bool{}
-	for _, f := range options.ValidateServer(sp) {
+	for _, f := range options.Validate(nil, sp) {
 		serverOnly[f.String()] = true
 	}
-	for _, f := range options.Validate(a.ClientParameters, sp) {
+	for _, f := range options.Validate(options.GoClient(a.ClientParameters), sp) {
 		if serverOnly[f.String()] {
 			continue
 		}

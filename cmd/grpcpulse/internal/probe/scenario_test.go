@@ -20,7 +20,7 @@ import (
 // against the server's true policy.
 func checkAdvice(t *testing.T, rep *Report, truth options.ServerPolicy) {
 	t.Helper()
-	if err := options.Err(options.Validate(rep.Advice.ClientParameters, truth)); err != nil {
+	if err := options.Validate(options.GoClient(rep.Advice.ClientParameters), truth).Err(); err != nil {
 		t.Errorf("advice %+v fails against the true policy: %v", rep.Advice.ClientParameters, err)
 	}
 	if rep.Advice.ValidateErrors != 0 {

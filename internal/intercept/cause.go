@@ -1,4 +1,4 @@
-package interceptors
+package intercept
 
 import (
 	"context"
@@ -7,27 +7,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Cause reports why an RPC failed, when it failed because its transport
-// ended or drained, and false otherwise (the RPC succeeded, the peer
-// returned the error, the call was cancelled...).
-//
-// On a client, pass the error the call returned: the client interceptors
-// return transport-caused errors wrapped with their cause, and the wrapper
-// is invisible to status.FromError, status.Code and errors.Is. On a server,
-// pass the handler's context too: its transport is found there. An error
-// whose transport cannot be found is classified from grpc-go's error text,
-// which names fewer causes (stats.ReasonUnknown when it says only that the
-// transport closed).
-//
-// The reason is the one the transport's grpc.close.reason records, so a
-// log line and a dashboard agree; compare it with the constants of package
-// stats or print it with String.
-func Cause(ctx context.Context, err error) (stats.Reason, bool) {
+// Cause is interceptors.Cause: the cause the client interceptors wrapped err
+// with, the verdict of the server call whose context ctx is, or what
+// grpc-go's error text says.
+func Cause(ctx context.Context, err error) (pulse.Reason, bool) {
 	if err == nil {
-		return stats.ReasonUnknown, false
+		return pulse.ReasonUnknown, false
 	}
 	var te *transportError
 	if errors.As(err, &te) {
@@ -48,7 +36,7 @@ func Cause(ctx context.Context, err error) (stats.Reason, bool) {
 // same text, same status, and Unwrap for errors.Is and errors.As.
 type transportError struct {
 	err    error
-	reason stats.Reason
+	reason pulse.Reason
 }
 
 func (e *transportError) Error() string { return e.err.Error() }

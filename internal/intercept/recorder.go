@@ -1,12 +1,12 @@
-package interceptors
+package intercept
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	mw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
@@ -19,58 +19,66 @@ import (
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Option configures an interceptor. Build options with package options
-// (options.WithMeterProvider, ...): the interceptors, the stats handlers
-// and the bundles take the same option list.
-type Option = config.Option
-
-// recorder is the go-grpc-middleware Reportable of one interceptor: it
-// hands each call a reporter that classifies the call's end.
-type recorder struct {
+// Recorder is the go-grpc-middleware Reportable of one side: it hands each
+// call a reporter that classifies the call's end and counts it in
+// grpc.rpc.transport_failures if its transport caused the failure.
+type Recorder struct {
 	side     pulse.Side
 	sideAttr attribute.KeyValue
 	failures metric.Int64Counter
 }
 
-func newRecorder(side pulse.Side, opts []Option) *recorder {
-	sides := config.Client
-	if side == pulse.SideServer {
-		sides = config.Server
-	}
-	cfg := config.Build(sides, opts)
+// NewRecorder returns the Recorder of side, configured by cfg.
+func NewRecorder(side pulse.Side, cfg *config.Config) *Recorder {
 	m := cfg.MeterProvider.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	failures, err := m.Int64Counter(semconv.MetricTransportFailures,
 		metric.WithUnit("{call}"),
 		metric.WithDescription("RPCs that failed because their transport ended or drained, by the transport's close reason."))
 	if err != nil {
-		// The API returns a usable no-op instrument alongside an error;
-		// report it the way the rest of OpenTelemetry does and carry on.
-		otel.Handle(err)
+		// The API returns a usable no-op instrument alongside an error:
+		// report it and carry on.
+		cfg.Handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
 	}
-	return &recorder{side: side, sideAttr: semconv.Side.String(side.String()), failures: failures}
+	return &Recorder{side: side, sideAttr: semconv.Side.String(side.String()), failures: failures}
 }
 
-// ClientReporter implements mw.ClientReportable. The call's state was put in
-// ctx by the client interceptor, before the stats handler sees the attempts.
-func (r *recorder) ClientReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
+// ClientReporter implements mw.ClientReportable. Called by grpcpulse's own
+// client interceptors, it finds the call's state in ctx; called by
+// go-grpc-middleware's, it puts it there, in the context the call then runs
+// with, so that the stats handler can join the call's attempts to it. Those
+// interceptors do not pass the call options, where grpc.StaticMethod says a
+// method came from generated code, so such calls are recorded with
+// rpc.method _OTHER.
+func (r *Recorder) ClientReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
+	if rpclink.CallFrom(ctx) == nil {
+		var call *rpclink.Call
+		ctx, call = rpclink.WithCall(ctx)
+		call.SetUnregistered()
+	}
 	p := r.clientReport(ctx, meta)
 	return &p, ctx
 }
 
-// ServerReporter implements mw.ServerReportable.
-func (r *recorder) ServerReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
+// ServerReporter implements mw.ServerReportable, for go-grpc-middleware's
+// server interceptors. Their unary interceptor runs only for methods the
+// server registers; their stream interceptor does not pass the service
+// implementation, which grpc-go sets to nil for a method the server does
+// not register, so a stream reported through it is recorded with
+// rpc.method _OTHER: a peer must not choose a label value.
+func (r *Recorder) ServerReporter(ctx context.Context, meta mw.CallMeta) (mw.Reporter, context.Context) {
 	p := r.serverReport(ctx, meta)
+	p.unregistered = meta.Typ != mw.Unary
 	return &p, ctx
 }
 
 // clientReport and serverReport return the reporters ClientReporter and
 // ServerReporter return, as values, for the interceptors that keep them on
 // the stack.
-func (r *recorder) clientReport(ctx context.Context, meta mw.CallMeta) reporter {
+func (r *Recorder) clientReport(ctx context.Context, meta mw.CallMeta) reporter {
 	return reporter{rec: r, ctx: ctx, meta: meta, call: rpclink.CallFrom(ctx)}
 }
 
-func (r *recorder) serverReport(ctx context.Context, meta mw.CallMeta) reporter {
+func (r *Recorder) serverReport(ctx context.Context, meta mw.CallMeta) reporter {
 	return reporter{rec: r, ctx: ctx, meta: meta}
 }
 
@@ -78,10 +86,13 @@ func (r *recorder) serverReport(ctx context.Context, meta mw.CallMeta) reporter 
 // grpc.rpc.transport_failures if its transport caused the failure.
 type reporter struct {
 	mw.NoopReporter
-	rec  *recorder
+	rec  *Recorder
 	ctx  context.Context
 	meta mw.CallMeta
 	call *rpclink.Call // client only
+	// unregistered: a server method the server does not register, as
+	// go-grpc-middleware's interceptors report it.
+	unregistered bool
 }
 
 // PostCall implements mw.Reporter. It runs once, when the application sees
@@ -144,7 +155,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 // does not register or the client did not get from generated code.
 func (p *reporter) method() string {
 	// A client's call records it; a server's context carries it.
-	if (p.call != nil && p.call.Unregistered()) || isUnregistered(p.ctx) {
+	if p.unregistered || (p.call != nil && p.call.Unregistered()) || isUnregistered(p.ctx) {
 		return semconv.OtherMethod
 	}
 	return p.meta.Service + "/" + p.meta.Method

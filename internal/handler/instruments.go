@@ -1,10 +1,10 @@
-package stats
+package handler
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -44,7 +44,7 @@ type instruments struct {
 	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
 }
 
-func newInstruments(mp metric.MeterProvider, side string) *instruments {
+func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *instruments {
 	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	in := &instruments{side: semconv.Side.String(side)}
 	var errs []error
@@ -77,9 +77,9 @@ func newInstruments(mp metric.MeterProvider, side string) *instruments {
 		metric.WithExplicitBucketBoundaries(rttBuckets...))
 	report(e)
 	if err := errors.Join(errs...); err != nil {
-		// The API returns usable no-op instruments alongside an error;
-		// report it the way the rest of OpenTelemetry does and carry on.
-		otel.Handle(err)
+		// The API returns usable no-op instruments alongside an error:
+		// report it and carry on.
+		handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
 	}
 	sideOnly := metric.WithAttributeSet(attribute.NewSet(in.side))
 	in.sideAdd, in.sideRecord = []metric.AddOption{sideOnly}, []metric.RecordOption{sideOnly}

@@ -1,4 +1,4 @@
-package stats
+package handler
 
 import (
 	"context"
@@ -26,6 +26,7 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 	// moves anything to the heap: a slice of snap would move snap, on
 	// every end.
 	intervals := snap.PeerPingIntervals
+	pol := h.policy.Load()
 	f := diagnose.Facts{
 		Side:            h.side,
 		Reason:          reason,
@@ -34,10 +35,11 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 		LastRTT:         snap.LastRTT,
 		PingIntervals:   intervals[:snap.NPeerPingIntervals],
 		PingsSent:       snap.PingsSent,
-		Server:          h.policy.Server,
-		Enforcement:     h.policy.Enforcement,
-		Client:          h.policy.Client,
-		PeerEnforcement: h.policy.Peer,
+		Remote:          c.Remote,
+		Server:          pol.Server,
+		Enforcement:     pol.Enforcement,
+		Client:          pol.Client,
+		PeerEnforcement: pol.Peer,
 	}
 	end := time.Now()
 	if cl := snap.Closing; cl.Valid {
@@ -58,7 +60,7 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 	n, cut := c.CutRPCs()
 	f.ActiveRPCs = n
 	for _, r := range cut {
-		f.CutRPCs = append(f.CutRPCs, diagnose.RPC{Method: r.Method, Ran: end.Sub(r.Began)})
+		f.CutRPCs = append(f.CutRPCs, pulse.CutRPC{Method: r.Method, Ran: end.Sub(r.Began)})
 	}
 	d, ok := diagnose.Diagnose(f)
 	if !ok {
@@ -82,9 +84,9 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 		slog.String(string(semconv.CloseInitiator), initiator.String()),
 	}
 	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("grpc.diagnosis.suppressed", suppressed))
+		attrs = append(attrs, slog.Int(pulse.AttrSuppressed, suppressed))
 	}
-	h.logger.LogAttrs(ctx, slog.LevelWarn, "grpc transport closed", append(head, attrs...)...)
+	h.logger.LogAttrs(ctx, slog.LevelWarn, pulse.LogMessage, append(head, attrs...)...)
 }
 
 // peerAttrs returns network.peer.address and network.peer.port for a TCP

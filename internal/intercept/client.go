@@ -1,4 +1,4 @@
-package interceptors
+package intercept
 
 import (
 	"context"
@@ -9,19 +9,10 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
-	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// UnaryClientInterceptor returns an interceptor that counts the calls that
-// fail because their transport ended or drained, by the transport's close
-// reason, and returns their errors wrapped with that cause (see Cause).
-//
-// Install it with the grpcpulse client stats handler and its wrapped
-// credentials (options.Client does all three): the handler tells which
-// transport each attempt ran on and the credentials let it see why that
-// transport ended. Without them the cause is read from grpc-go's error text.
-func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
-	rec := newRecorder(pulse.SideClient, opts)
+// UnaryClient is interceptors.UnaryClientInterceptor with rec.
+func UnaryClient(rec *Recorder) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx, call := clientContext(ctx, opts)
 		// What go-grpc-middleware's UnaryClientInterceptor does with the
@@ -36,18 +27,13 @@ func UnaryClientInterceptor(opts ...Option) grpc.UnaryClientInterceptor {
 	}
 }
 
-// StreamClientInterceptor is UnaryClientInterceptor for streaming calls. A
-// stream's outcome is known when RecvMsg returns its final error.
-//
-// It reports to the same go-grpc-middleware Reporter as the unary
-// interceptor, with go-grpc-middleware's stream semantics (PostCall when the
-// stream cannot be created, at RecvMsg's final error for a server stream, at
-// the first RecvMsg otherwise), but wraps the stream itself instead of using
-// go-grpc-middleware's monitored stream, which reads the clock twice per
-// message for PostMsgSend and PostMsgReceive: grpcpulse reports only the
-// call's end, and a message costs it one branch.
-func StreamClientInterceptor(opts ...Option) grpc.StreamClientInterceptor {
-	rec := newRecorder(pulse.SideClient, opts)
+// StreamClient is interceptors.StreamClientInterceptor with rec. It reports
+// with go-grpc-middleware's stream semantics (PostCall when the stream cannot
+// be created, at RecvMsg's final error for a server stream, at the first
+// RecvMsg otherwise) but wraps the stream itself, where go-grpc-middleware's
+// monitored stream reads the clock twice per message: a message costs
+// grpcpulse one branch.
+func StreamClient(rec *Recorder) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		ctx, call := clientContext(ctx, opts)
 		reporter, ctx := rec.ClientReporter(ctx, mw.NewClientCallMeta(method, desc, nil))

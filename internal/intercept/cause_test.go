@@ -1,4 +1,4 @@
-package interceptors
+package intercept
 
 import (
 	"context"
@@ -8,14 +8,14 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/grpcpulse/grpcpulse/stats"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // The wrapped error is the original to everything that does not ask for
 // the cause.
 func TestTransportErrorIsTransparent(t *testing.T) {
 	orig := status.Error(codes.Unavailable, "error reading from server: EOF")
-	err := error(&transportError{err: orig, reason: stats.ReasonMaxConnectionAge})
+	err := error(&transportError{err: orig, reason: pulse.ReasonMaxConnectionAge})
 	if err.Error() != orig.Error() {
 		t.Errorf("Error() = %q, want %q", err.Error(), orig.Error())
 	}
@@ -29,7 +29,7 @@ func TestTransportErrorIsTransparent(t *testing.T) {
 	if !errors.Is(err, orig) {
 		t.Error("errors.Is(wrapped, original) = false")
 	}
-	if r, ok := Cause(context.Background(), err); !ok || r != stats.ReasonMaxConnectionAge {
+	if r, ok := Cause(context.Background(), err); !ok || r != pulse.ReasonMaxConnectionAge {
 		t.Errorf("Cause = %q, %v", r, ok)
 	}
 }
@@ -39,17 +39,17 @@ func TestTransportErrorIsTransparent(t *testing.T) {
 func TestCauseFallback(t *testing.T) {
 	for _, tc := range []struct {
 		err    error
-		want   stats.Reason
+		want   pulse.Reason
 		wantOK bool
 	}{
-		{nil, stats.ReasonUnknown, false},
-		{errors.New("not a status"), stats.ReasonUnknown, false},
-		{status.Error(codes.Unavailable, `closing transport due to: EOF, received prior goaway: code: ENHANCE_YOUR_CALM, debug data: "too_many_pings"`), stats.ReasonTooManyPings, true},
-		{status.Error(codes.Unavailable, "keepalive ping failed to receive ACK within timeout"), stats.ReasonKeepaliveTimeout, true},
-		{status.Error(codes.Unavailable, "transport is closing"), stats.ReasonUnknown, true},
-		{status.Error(codes.Unavailable, "the service is overloaded"), stats.ReasonUnknown, false},
-		{status.Error(codes.Internal, "keepalive ping failed to receive ACK within timeout"), stats.ReasonUnknown, false},
-		{status.Error(codes.Canceled, "grpc: the client connection is closing"), stats.ReasonUnknown, false},
+		{nil, pulse.ReasonUnknown, false},
+		{errors.New("not a status"), pulse.ReasonUnknown, false},
+		{status.Error(codes.Unavailable, `closing transport due to: EOF, received prior goaway: code: ENHANCE_YOUR_CALM, debug data: "too_many_pings"`), pulse.ReasonTooManyPings, true},
+		{status.Error(codes.Unavailable, "keepalive ping failed to receive ACK within timeout"), pulse.ReasonKeepaliveTimeout, true},
+		{status.Error(codes.Unavailable, "transport is closing"), pulse.ReasonUnknown, true},
+		{status.Error(codes.Unavailable, "the service is overloaded"), pulse.ReasonUnknown, false},
+		{status.Error(codes.Internal, "keepalive ping failed to receive ACK within timeout"), pulse.ReasonUnknown, false},
+		{status.Error(codes.Canceled, "grpc: the client connection is closing"), pulse.ReasonUnknown, false},
 	} {
 		got, ok := Cause(context.Background(), tc.err)
 		if got != tc.want || ok != tc.wantOK {
