@@ -19,9 +19,9 @@ import (
 //
 //	srv := grpc.NewServer(options.Server(options.WithMeterProvider(mp))...)
 //
-// A keepalive override is applied as written, and what ValidateServer finds
-// in it is reported (WithErrorHandler). Only a value grpc-go would reject
-// or panic on (a Fatal finding) is not applied: the preset stays.
+// A keepalive override is applied as written, and what Validate finds in it
+// is reported (WithErrorHandler). Only a value grpc-go would reject or
+// panic on (a Fatal finding) is not applied: the preset stays.
 func Server(opts ...ServerOption) []grpc.ServerOption {
 	c := config.Build(opts)
 	policy := serverPolicy(c)
@@ -55,10 +55,9 @@ func Server(opts ...ServerOption) []grpc.ServerOption {
 //
 //	cc, err := grpc.NewClient(target, options.Client(options.WithMeterProvider(mp))...)
 //
-// A keepalive override is applied as written, and what ValidateClient (and
-// Validate against WithPeerServerPolicy, when given) finds in it is
-// reported. Only a value grpc-go would reject (a Fatal finding) is not
-// applied: the preset stays.
+// A keepalive override is applied as written, and what Validate finds in it
+// (against WithPeerServerPolicy, when given) is reported. Only a value
+// grpc-go would reject (a Fatal finding) is not applied: the preset stays.
 func Client(opts ...ClientOption) []grpc.DialOption {
 	c := config.Build(opts)
 	params := clientParams(c)
