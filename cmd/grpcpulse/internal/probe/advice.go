@@ -98,6 +98,10 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 	a := Advice{Client: client, Helps: true}
 	var reasons []string
 	server := serverTerms(peer)
+	who := "the server"
+	if peer.Proxy {
+		who = implName(peer.Implementation)
+	}
 
 	// The server's minimum ping interval, as far as measured.
 	minTime := grpcDefaultMinTime
@@ -149,7 +153,7 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 		t = max(defaultTime, margin(minTime), prof.floor)
 		switch {
 		case t == defaultTime && minKnown:
-			reasons = append(reasons, fmt.Sprintf("%s %s: the server accepts pings at least every %s (measured), and no idle timeout was seen on the path; 5m30s stays under AWS NLB's 350s, the shortest common load-balancer idle timeout", prof.timeField, fmtDur(t), fmtDur(minTime)))
+			reasons = append(reasons, fmt.Sprintf("%s %s: %s accepts pings at least every %s (measured), and no idle timeout was seen on the path; 5m30s stays under AWS NLB's 350s, the shortest common load-balancer idle timeout", prof.timeField, fmtDur(t), who, fmtDur(minTime)))
 		case t == defaultTime:
 			reasons = append(reasons, fmt.Sprintf("%s %s: the server's minimum ping interval was not bounded, so grpc's default (5m) is assumed, and no idle timeout was seen on the path; 5m30s clears 5m with margin", prof.timeField, fmtDur(t)))
 		default:

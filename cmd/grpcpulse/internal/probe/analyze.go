@@ -20,6 +20,7 @@ type connView struct {
 	end                        string // endKind
 	closeErr                   error
 	silenceAtEnd               time.Duration
+	maxWriteGap                time.Duration
 }
 
 func (c *h2conn) snapshot() connView {
@@ -30,7 +31,7 @@ func (c *h2conn) snapshot() connView {
 	return connView{
 		role: c.role, dialStart: c.dialStart, ready: c.ready, closedAt: c.closedAt,
 		goaways: slices.Clone(c.goaways), pings: slices.Clone(c.serverPings), rsts: slices.Clone(c.rsts),
-		hadStream: c.hadStream, end: end, closeErr: c.closeErr, silenceAtEnd: silence,
+		hadStream: c.hadStream, end: end, closeErr: c.closeErr, silenceAtEnd: silence, maxWriteGap: c.maxWriteGap,
 	}
 }
 
@@ -306,8 +307,11 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 			idle.Low, idle.High = iMin/2, iMin+slack
 		}
 		idle.Result = bracketText(idle.Low, idle.High)
-		if periodic {
+		switch {
+		case periodic:
 			idle.Note = "C-core checks idleness once per idle period, so its idle GOAWAY comes one to two periods after the last stream"
+		case rep.Peer.Implementation == ImplNginx:
+			idle.Note = "nginx's keepalive_timeout: it closes a connection with no stream open that long, with a GOAWAY; a client reconnects for its next call"
 		}
 	} else {
 		var longest time.Duration
@@ -442,7 +446,7 @@ func (p *prober) analyzeServerKeepalive(views []connView) Finding {
 	} else {
 		var longest time.Duration
 		for _, v := range views {
-			longest = max(longest, v.silenceAtEnd)
+			longest = max(longest, v.maxWriteGap)
 		}
 		f.Low, f.Confidence = longest, ConfidenceNone
 		f.Result = "no keepalive PING from the server"

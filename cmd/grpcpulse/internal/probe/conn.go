@@ -94,6 +94,7 @@ type h2conn struct {
 	openStreams int
 	idleSince   time.Time // when openStreams last became 0
 	role        string    // what the probe uses the connection for
+	maxWriteGap time.Duration // the longest the probe wrote nothing, up to the first GOAWAY
 	closedAt    time.Time
 	closeErr    error
 	localClose  bool
@@ -331,6 +332,9 @@ func (c *h2conn) readLoop() {
 		if err != nil {
 			c.mu.Lock()
 			c.closedAt = now
+			if len(c.goaways) == 0 {
+				c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+			}
 			c.peerClosed = !c.localClose
 			if c.closeErr == nil {
 				c.closeErr = err
@@ -393,6 +397,9 @@ func (c *h2conn) readLoop() {
 		case *http2.GoAwayFrame:
 			c.mu.Lock()
 			first := len(c.goaways) == 0
+			if first {
+				c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+			}
 			c.goaways = append(c.goaways, goawayEvent{At: now, Code: f.ErrCode, Debug: string(f.DebugData()), LastStream: f.LastStreamID,
 				OpenStreams: c.openStreams, IdleSince: c.idleSince})
 			c.mu.Unlock()
@@ -495,9 +502,17 @@ func (c *h2conn) write(f func() error) error {
 	defer c.wmu.Unlock()
 	err := f()
 	c.mu.Lock()
-	c.lastWrite = time.Now()
+	c.touchWriteLocked(time.Now())
 	c.mu.Unlock()
 	return err
+}
+
+// touchWriteLocked stamps a write at now. c.mu is held.
+func (c *h2conn) touchWriteLocked(now time.Time) {
+	if len(c.goaways) == 0 && !c.lastWrite.IsZero() {
+		c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+	}
+	c.lastWrite = now
 }
 
 // Close closes the socket; the read loop then ends.

@@ -102,6 +102,10 @@ type enforceOutcome struct {
 	// about how long connections live, and the longest interval that a
 	// rung can still judge within it.
 	limitedBy, longestFeasible time.Duration
+	// pathLimited is the shortest silence after which a rung's connection
+	// was closed without GOAWAY: intervals longer than that cannot be
+	// judged through this path.
+	pathLimited time.Duration
 }
 
 func (o *enforceOutcome) waiting() string {
@@ -199,14 +203,20 @@ func (p *prober) enforcement(ctx context.Context, out *enforceOutcome) {
 // was accepted above the largest rejected one, it tries a few more
 // between that and the longest interval the limit leaves room for.
 func (p *prober) refineEnforcement(ctx context.Context, out *enforceOutcome, kinds []bool) {
+	held := p.held
 	out.mu.Lock()
 	lived := time.Duration(0)
 	for _, r := range out.rungs {
+		if r.Held != held {
+			continue
+		}
 		if r.Cut == cutDrain && (lived == 0 || r.Lived < lived) {
 			lived = r.Lived
 		}
+		if r.Cut == cutClosed && (out.pathLimited == 0 || r.Lived < out.pathLimited) {
+			out.pathLimited = r.Lived
+		}
 	}
-	held := p.held
 	rej, acc := out.nsRej, out.nsAcc
 	if held {
 		rej, acc = out.heldRej, out.heldAcc
@@ -216,7 +226,7 @@ func (p *prober) refineEnforcement(ctx context.Context, out *enforceOutcome, kin
 		return
 	}
 	// The limit is jittered by up to 10% down; keep clear of it.
-	longest := (time.Duration(float64(lived)*0.85) - 2*time.Second - p.ackWait()) / (pingsPerRung - 1)
+	longest := (time.Duration(float64(lived)*0.85) - max(300*time.Millisecond, 4*p.rtt)) / (pingsPerRung - 1)
 	lo := max(rej, 200*time.Millisecond)
 	if acc > 0 {
 		longest = min(longest, acc)
@@ -360,8 +370,8 @@ func (p *prober) rung(ctx context.Context, out *enforceOutcome, idx int, iv time
 		r.Verdict, r.Cut, r.Lived = verdictInconclusive, cutDrain, g.At.Sub(c.ready)
 		r.Note = fmt.Sprintf("cut by GOAWAY %s %q %s after connecting, before the pings were done", g.Code, printable(g.Debug, 40), fmtDur(r.Lived))
 	} else if !c.alive() {
-		r.Verdict, r.Cut = verdictInconclusive, cutClosed
-		r.Note = fmt.Sprintf("cut: the connection ended without GOAWAY (%s) after %s of silence", c.endKind(), fmtDur(c.silenceAtEnd()))
+		r.Verdict, r.Cut, r.Lived = verdictInconclusive, cutClosed, c.silenceAtEnd()
+		r.Note = fmt.Sprintf("cut: the connection ended without GOAWAY (%s) after %s of silence", c.endKind(), fmtDur(r.Lived))
 	} else if r.PingsSent < pingsPerRung || r.Acked < r.PingsSent {
 		r.Verdict = verdictInconclusive
 		r.Note = fmt.Sprintf("%d of %d pings answered", r.Acked, r.PingsSent)

@@ -274,7 +274,7 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 	maxDecided := time.Duration(0)
 	cut := map[string]int{}
 	for _, r := range rungs {
-		if r.Verdict == verdictRejected || r.Verdict == verdictAccepted {
+		if r.Held == p.held && (r.Verdict == verdictRejected || r.Verdict == verdictAccepted) {
 			maxDecided = max(maxDecided, r.Interval)
 		}
 		if r.Verdict == verdictInconclusive || r.Verdict == verdictUnavailable {
@@ -314,6 +314,9 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 			// connection before a longer interval can be judged.
 			rep.Limits = append(rep.Limits, fmt.Sprintf("the server drains connections after about %s, so a connection lives too short to judge ping intervals above %s (each needs %d pings): MinTime above that cannot be measured against this server, whatever the budget",
 				fmtDur(o.limitedBy), fmtDur(max(o.longestFeasible, lo)), pingsPerRung))
+		case o.pathLimited > 0:
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for about %s, so ping intervals longer than that cannot be judged through it: MinTime above %s cannot be measured from here, whatever the budget",
+				fmtDur(o.pathLimited), fmtDur(lo)))
 		case len(o.notTried) > 0:
 			next := o.notTried[0]
 			rep.Open = append(rep.Open, fmt.Sprintf("EnforcementPolicy.MinTime is above %s; the next interval, %s, needs --budget of at least %s",

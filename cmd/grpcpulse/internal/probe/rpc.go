@@ -63,7 +63,7 @@ func (c *h2conn) openStream(path string, authority string, msg []byte, endStream
 		err = c.fr.WriteData(id, endStream, grpcMessage(msg))
 	}
 	c.mu.Lock()
-	c.lastWrite = time.Now()
+	c.touchWriteLocked(time.Now())
 	c.mu.Unlock()
 	return s, err
 }
