@@ -212,7 +212,14 @@ func (p *prober) heartbeat(parts ...interface{ waiting() string }) (stop func())
 
 // dial opens a probe connection and tracks it for the final report.
 func (p *prober) dial(ctx context.Context) (*h2conn, error) {
+	// A server that answered the control connection answers another
+	// within seconds, unless something holds it back.
 	timeout := min(10*time.Second, max(time.Until(p.deadline), time.Second))
+	p.mu.Lock()
+	if p.confirmed {
+		timeout = min(timeout, max(5*time.Second, 20*p.rtt))
+	}
+	p.mu.Unlock()
 	c, err := dial(ctx, dialConfig{Target: p.cfg.Target, TLS: p.cfg.TLS, Timeout: timeout, NameGiven: p.cfg.serverNameGiven})
 	if err != nil {
 		p.mu.Lock()
