@@ -92,8 +92,8 @@ type h2conn struct {
 	lastData    time.Time // the last HEADERS or DATA frame, either way
 	probeData   bool      // the probe wrote HEADERS or DATA since the server's last PING
 	openStreams int
-	idleSince   time.Time // when openStreams last became 0
-	role        string    // what the probe uses the connection for
+	idleSince   time.Time     // when openStreams last became 0
+	role        string        // what the probe uses the connection for
 	maxWriteGap time.Duration // the longest the probe wrote nothing, up to the first GOAWAY
 	closedAt    time.Time
 	closeErr    error
@@ -109,8 +109,8 @@ type h2conn struct {
 // read loop under the conn's mu; read them through h2conn.snapshot.
 type h2stream struct {
 	id       uint32
-	closed   bool      // counted out of openStreams, under the conn's mu
-	lastAt   time.Time // the last frame on the stream, either way
+	closed   bool                // counted out of openStreams, under the conn's mu
+	lastAt   time.Time           // the last frame on the stream, either way
 	headers  []hpack.HeaderField // the response headers
 	trailers []hpack.HeaderField
 	data     []byte

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
 )
 
 // Report is what a probe measured, each finding with its evidence.
@@ -34,9 +33,9 @@ type Report struct {
 	Stopped     string `json:"stopped,omitempty"`
 	// Limits lists what limited the measurements themselves (connection
 	// limits, short connection lifetimes), and what that leaves unseen.
-	Limits []string `json:"limits,omitempty"`
-	Findings    []Finding `json:"findings"`
-	Advice      Advice    `json:"advice"`
+	Limits   []string  `json:"limits,omitempty"`
+	Findings []Finding `json:"findings"`
+	Advice   Advice    `json:"advice"`
 	// Open lists what the probe could not measure, and why.
 	Open []string `json:"open,omitempty"`
 }
@@ -402,7 +401,6 @@ var knownIdleTimeouts = []struct {
 	{"AWS NLB (350s)", 350 * time.Second},
 	{"Google Cloud firewall connection tracking (10m)", 10 * time.Minute},
 }
-
 
 // analyzeLimits says what limited the measurements themselves.
 func (p *prober) analyzeLimits(rep *Report, life *lifetimeOutcome, path Finding) {
