@@ -148,7 +148,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		<-c.done
 	}
 	// Connections the peer ended: was it the server going away?
-	if peerEnded && !rep.Interrupted && p.refusedAfter == 0 {
+	p.mu.Lock()
+	failed := p.dialFails > 0
+	p.mu.Unlock()
+	if (peerEnded || failed) && !rep.Interrupted && p.refusedAfter == 0 {
 		d := net.Dialer{Timeout: 2 * time.Second}
 		if nc, err := d.Dial("tcp", cfg.Target); err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) {
@@ -248,7 +251,7 @@ func (p *prober) dial(ctx context.Context) (*h2conn, error) {
 		case errTimeout, errSilent:
 			return nil, fmt.Errorf("another connection was not served within %s: a connection limit (the server's or a proxy's) or an overloaded server", fmtDur(timeout))
 		}
-		return nil, err
+		return nil, fmt.Errorf("another connection was closed before HTTP/2 started (%s): a connection limit, an overloaded server, or a server going away", oneLine(err))
 	}
 	p.mu.Lock()
 	p.conns = append(p.conns, c)
