@@ -228,6 +228,10 @@ func (p *Process) WaitExit(t testing.TB) {
 	}
 }
 
+// Signal sends sig to the program: SIGSTOP and SIGCONT freeze and thaw a
+// peer as a hung process would be, SIGTERM asks it to end.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Kill ends the program at once (SIGKILL where there are signals), as a
 // crash would, and waits until it has exited.
 func (p *Process) Kill() { p.kill() }
