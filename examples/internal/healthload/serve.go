@@ -75,24 +75,35 @@ func (c Config) serverPolicy() options.Option {
 // this much after the grace.
 const closeDelay = time.Second
 
-// Schedule says when the workload's Watch stream is cut and what the
-// standby's connection does, as the banner prints it. grpc-go drains a
-// connection at MaxConnectionAge ±10%; the grace then runs, and closeDelay
-// after it the stream is cut. The channel opens its next connection at
-// its first RPC after the drain, a Check, so the Watch stream reopened at
-// the cut finds that connection open and is cut when it reaches its own
-// age: after the first cut, one comes every max age (plus up to a check
-// interval), not every max age plus grace. That holds while the grace and
-// closeDelay end before the next connection's drain can.
-func (c Config) Schedule() string {
+// CutTimes returns when the workload's Watch stream is cut: first between
+// first[0] and first[1] after the start, then every every[0] to every[1].
+// regular is false when the grace is too long against the age for the
+// later cuts to keep to that interval. grpc-go drains a
+// connection at MaxConnectionAge ±10%; the grace then runs, and
+// closeDelay after it the stream is cut. The channel opens its next
+// connection at its first RPC after the drain, a Check, so the Watch
+// stream reopened at the cut finds that connection open and is cut when it
+// reaches its own age: after the first cut, one comes every max age (plus
+// up to a check interval), not every max age plus grace. That holds while
+// the grace and closeDelay end before the next connection's drain can.
+func (c Config) CutTimes() (first, every [2]time.Duration, regular bool) {
 	lo, hi := c.MaxAge-c.MaxAge/10, c.MaxAge+c.MaxAge/10
+	first = [2]time.Duration{lo + c.Grace + closeDelay, hi + c.Grace + closeDelay}
+	every = [2]time.Duration{lo, hi + c.CheckInterval}
+	return first, every, c.Grace+closeDelay < lo
+}
+
+// Schedule says when the workload's Watch stream is cut (CutTimes) and
+// what the standby's connection does, as the banner prints it.
+func (c Config) Schedule() string {
+	first, every, regular := c.CutTimes()
 	var b strings.Builder
 	fmt.Fprintf(&b, "  client: a Watch stream, and a Check every %v. The stream is cut first %v-%v after the start\n"+
 		"    (MaxConnectionAge, the grace, and the %v grpc-go waits for the client to close)",
-		c.CheckInterval, lo+c.Grace+closeDelay, hi+c.Grace+closeDelay, closeDelay)
-	if c.Grace+closeDelay < lo {
+		c.CheckInterval, first[0], first[1], closeDelay)
+	if regular {
 		fmt.Fprintf(&b, ", then every %v-%v\n"+
-			"    (the age of the next connection, which the first Check after the drain opens)\n", lo, hi+c.CheckInterval)
+			"    (the age of the next connection, which the first Check after the drain opens)\n", every[0], every[1])
 	} else {
 		b.WriteString(", then at irregular intervals\n" +
 			"    (with a grace this long against the age, the next connection may be drained before the stream moves to it)\n")
