@@ -77,15 +77,14 @@ const closeDelay = time.Second
 
 // CutTimes returns when the workload's Watch stream is cut: first between
 // first[0] and first[1] after the start, then every every[0] to every[1].
-// regular is false when the grace is too long against the age for the
-// later cuts to keep to that interval. grpc-go drains a
-// connection at MaxConnectionAge ±10%; the grace then runs, and
-// closeDelay after it the stream is cut. The channel opens its next
-// connection at its first RPC after the drain, a Check, so the Watch
+// grpc-go drains a connection at MaxConnectionAge ±10%; the grace then
+// runs, and closeDelay after it the stream is cut. The channel opens its
+// next connection at its first RPC after the drain, a Check, so the Watch
 // stream reopened at the cut finds that connection open and is cut when it
 // reaches its own age: after the first cut, one comes every max age (plus
-// up to a check interval), not every max age plus grace. That holds while
-// the grace and closeDelay end before the next connection's drain can.
+// up to a check interval), not every max age plus grace. That holds
+// (regular) while the grace and closeDelay end before the next
+// connection's earliest drain.
 func (c Config) CutTimes() (first, every [2]time.Duration, regular bool) {
 	lo, hi := c.MaxAge-c.MaxAge/10, c.MaxAge+c.MaxAge/10
 	first = [2]time.Duration{lo + c.Grace + closeDelay, hi + c.Grace + closeDelay}
