@@ -347,8 +347,8 @@ func TestBudget(t *testing.T) {
 		t.Errorf("README.md's budget table is not what the code exports; it should read:\n%s\n\nit reads:\n%s", want, got)
 	}
 	// The worked example under the table.
-	if ex := fmt.Sprintf("%d + %d × 11 + %d = %d series", fixed, perServed, perCalled, fixed+11*perServed+perCalled); !strings.Contains(doc, ex) {
-		t.Errorf("README.md's example of a server with 10 methods should read %q", ex)
+	if ex := fmt.Sprintf("%d + %d × 11 + %d × 11 = %d", fixed, perServed, perCalled, fixed+11*(perServed+perCalled)); !strings.Contains(doc, ex) {
+		t.Errorf("README.md's example of a service with 10 methods served and 10 called should read %q", ex)
 	}
 	t.Logf("at most %d + %d × (S + 1) + %d × (C + 1) series per process", fixed, perServed, perCalled)
 }
