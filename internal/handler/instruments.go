@@ -3,6 +3,7 @@ package handler
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -13,14 +14,46 @@ import (
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Bucket boundaries, in seconds. Transport lifetimes span milliseconds (a
-// failed handshake) to days (a healthy channel), so the buckets are roughly
-// logarithmic over that range; keepalive RTTs span sub-millisecond loopback
-// to multi-second lossy links.
+// Bucket boundaries, in seconds: the E6 series (1, 1.5, 2.2, 3.3, 4.7, 6.8
+// in each decade), so that no bucket's upper bound is more than 1.5 times
+// its lower bound. Prometheus's histogram_quantile interpolates linearly
+// inside the bucket the quantile falls in; with these buckets the median of
+// lifetimes or RTTs that sit together (a max-age drain, an idle timeout, one
+// network path), even all at one value, is off by less than a quarter, and
+// a spread over decades much less; the tests in buckets_test.go hold them to
+// that. Lifetimes span a failed start (milliseconds) to a channel that stays
+// up for a week; RTTs span loopback (tens of microseconds) to a link slow
+// enough to approach a keepalive Timeout. The SDK exports every bucket of
+// every attribute set, so each boundary is one more series per side and
+// close reason: examples/operators/README.md counts them.
 var (
-	lifetimeBuckets = []float64{0.01, 0.1, 1, 10, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800}
-	rttBuckets      = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20}
+	lifetimeBuckets = []float64{
+		0.0068,
+		0.01, 0.015, 0.022, 0.033, 0.047, 0.068,
+		0.1, 0.15, 0.22, 0.33, 0.47, 0.68,
+		1, 1.5, 2.2, 3.3, 4.7, 6.8,
+		10, 15, 22, 33, 47, 68,
+		100, 150, 220, 330, 470, 680,
+		1000, 1500, 2200, 3300, 4700, 6800,
+		10000, 15000, 22000, 33000, 47000, 68000,
+		100000, 150000, 220000, 330000, 470000, 680000,
+	}
+	rttBuckets = []float64{
+		0.000022, 0.000033, 0.000047, 0.000068,
+		0.0001, 0.00015, 0.00022, 0.00033, 0.00047, 0.00068,
+		0.001, 0.0015, 0.0022, 0.0033, 0.0047, 0.0068,
+		0.01, 0.015, 0.022, 0.033, 0.047, 0.068,
+		0.1, 0.15, 0.22, 0.33, 0.47, 0.68,
+		1, 1.5, 2.2, 3.3, 4.7, 6.8,
+		10, 15, 22,
+	}
 )
+
+// LifetimeBuckets returns the boundaries of grpc.transport.lifetime.
+func LifetimeBuckets() []float64 { return slices.Clone(lifetimeBuckets) }
+
+// RTTBuckets returns the boundaries of grpc.keepalive.rtt.
+func RTTBuckets() []float64 { return slices.Clone(rttBuckets) }
 
 // instruments are created once per Handler. Attribute sets that do not
 // depend on the event are built once too, so hot paths allocate nothing.
