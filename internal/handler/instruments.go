@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/shared"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
@@ -22,8 +23,11 @@ var (
 	rttBuckets      = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20}
 )
 
-// instruments are created once per Handler. Attribute sets that do not
-// depend on the event are built once too, so hot paths allocate nothing.
+// instruments are created once per MeterProvider and side, and shared by
+// every Handler of that side built with the provider: a program that builds
+// its options for every connection it dials pays for them once. Attribute
+// sets that do not depend on the event are built once too, so hot paths
+// allocate nothing.
 type instruments struct {
 	connections metric.Int64UpDownCounter
 	closes      metric.Int64Counter
@@ -42,9 +46,29 @@ type instruments struct {
 	closeOpts    optionCache[closeKey, []metric.AddOption]
 	lifetimeOpts optionCache[pulse.Reason, []metric.RecordOption]
 	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
+
+	// err is what creating the instruments failed with, reported to every
+	// Handler that shares them.
+	err error
 }
 
-func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *instruments {
+// instrumentsKey names the instruments of one side of one MeterProvider.
+type instrumentsKey struct {
+	mp   metric.MeterProvider
+	side pulse.Side
+}
+
+// sharedInstruments holds the instruments of every (MeterProvider, side) in
+// use, for as long as a Handler holds them.
+var sharedInstruments shared.Cache[instrumentsKey, instruments]
+
+// instrumentsFor returns the instruments of side on mp, shared with every
+// other Handler of side on mp.
+func instrumentsFor(mp metric.MeterProvider, side pulse.Side) *instruments {
+	return sharedInstruments.Get(instrumentsKey{mp, side}, func() *instruments { return newInstruments(mp, side.String()) })
+}
+
+func newInstruments(mp metric.MeterProvider, side string) *instruments {
 	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	in := &instruments{side: semconv.Side.String(side)}
 	var errs []error
@@ -78,8 +102,8 @@ func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *i
 	report(e)
 	if err := errors.Join(errs...); err != nil {
 		// The API returns usable no-op instruments alongside an error:
-		// report it and carry on.
-		handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
+		// each Handler reports it and carries on.
+		in.err = fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err)
 	}
 	sideOnly := metric.WithAttributeSet(attribute.NewSet(in.side))
 	in.sideAdd, in.sideRecord = []metric.AddOption{sideOnly}, []metric.RecordOption{sideOnly}
