@@ -1,6 +1,10 @@
 package stats
 
-import grpcstats "google.golang.org/grpc/stats"
+import (
+	"time"
+
+	grpcstats "google.golang.org/grpc/stats"
+)
 
 // OpenJournals exposes how many journals h still holds, so scenario tests can
 // assert that every journal is freed at close.
@@ -12,4 +16,16 @@ func OpenJournals(h grpcstats.Handler) int {
 		return h.h.OpenJournals()
 	}
 	return 0
+}
+
+// SetUnclaimedGrace sets how long h's journals opened from now on wait to be
+// claimed before the unclaimed timer frees them, so that a test can tell a
+// journal freed when its conn closed from one the timer freed.
+func SetUnclaimedGrace(h grpcstats.Handler, d time.Duration) {
+	switch h := h.(type) {
+	case *ServerHandler:
+		h.h.SetUnclaimedGrace(d)
+	case *ClientHandler:
+		h.h.SetUnclaimedGrace(d)
+	}
 }

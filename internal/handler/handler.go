@@ -122,6 +122,11 @@ func tracerFor(tp trace.TracerProvider, side pulse.Side) *spans.Tracer {
 	return sharedTracers.Get(tracerKey{tp, side}, func() *spans.Tracer { return spans.NewTracer(tp, side) })
 }
 
+// SetUnclaimedGrace sets how long a journal opened from now on waits to be
+// claimed by TagConn before it is freed unclaimed (see
+// conntrack.Registry.SetUnclaimedGrace).
+func (h *Handler) SetUnclaimedGrace(d time.Duration) { h.reg.SetUnclaimedGrace(d) }
+
 // isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
 // record nothing: a connection then costs no span at all.
 func isNoop(tp trace.TracerProvider) bool {
