@@ -37,7 +37,6 @@ import (
 // own, so that a program can build its options for every connection it
 // dials.
 type Handler struct {
-	side   pulse.Side
 	reg    *conntrack.Registry
 	in     *instruments     // shared
 	tracer *spans.Tracer    // shared; nil: no connection spans
@@ -52,6 +51,7 @@ type Handler struct {
 	sampler atomic.Pointer[diagnose.Sampler]
 	policy  atomic.Pointer[Policy]
 
+	side pulse.Side // beside unobserved, which leaves room for it
 	// unobserved is set at the first transport that arrived without the
 	// frame observer, which is reported once.
 	unobserved atomic.Bool
@@ -94,6 +94,10 @@ func New(side pulse.Side, cfg *config.Config) *Handler {
 
 // SetPolicy makes p the policy the diagnoses judge against.
 func (h *Handler) SetPolicy(p Policy) { h.policy.Store(&p) }
+
+// SharePolicy is SetPolicy for a policy many Handlers judge against, which
+// they then share: neither p nor what it points to may change afterwards.
+func (h *Handler) SharePolicy(p *Policy) { h.policy.Store(p) }
 
 // Side returns the side the Handler records.
 func (h *Handler) Side() pulse.Side { return h.side }
