@@ -62,7 +62,13 @@ func Client(opts ...ClientOption) []grpc.DialOption {
 	c := config.Build(opts)
 	params := clientParams(c)
 	h := handler.New(pulse.SideClient, c)
-	h.SetPolicy(handler.Policy{Client: &params, Peer: c.PeerEnforcement})
+	if c.ClientParams == nil && c.PeerEnforcement == nil {
+		// The preset, as most clients have it: a program that dials with
+		// new options for every connection keeps one copy of it.
+		h.SharePolicy(presetClientPolicy)
+	} else {
+		h.SetPolicy(handler.Policy{Client: &params, Peer: c.PeerEnforcement})
+	}
 	var out []grpc.DialOption
 	switch {
 	case c.Bundle != nil:
@@ -82,6 +88,13 @@ func Client(opts ...ClientOption) []grpc.DialOption {
 		grpc.WithChainStreamInterceptor(intercept.StreamClient(rec)),
 	)
 }
+
+// presetClientPolicy is what the diagnoses of a client with the preset
+// judge against. It is never changed.
+var presetClientPolicy = func() *handler.Policy {
+	p := DefaultClientParameters()
+	return &handler.Policy{Client: &p}
+}()
 
 // serverPolicy returns the server policy to install: the preset
 // (DefaultServerPolicy) with the overrides, as written. What Validate finds

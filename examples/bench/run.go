@@ -152,10 +152,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// hasBulkVariant reports whether configuration cfg is measured by the bulk
-// copy: bare TCP for bare, the frame observer for grpcpulse. The others wrap
-// their conns exactly as one of those two does.
-func hasBulkVariant(cfg string) bool { return cfg == cfgBare || cfg == cfgGRPCPulse }
+// measures reports whether workload wl measures configuration cfg. The bulk
+// copy measures bare TCP for bare and the frame observer for grpcpulse: the
+// others wrap their conns exactly as one of those two does. perdial differs
+// from grpcpulse only in how its client builds its options for each
+// connection it dials, so it is measured where clients dial more than once:
+// the idle connections and churn.
+func measures(wl, cfg string) bool {
+	switch {
+	case wl == wlBulk:
+		return cfg == cfgBare || cfg == cfgGRPCPulse
+	case cfg == cfgPerDial:
+		return wl == wlIdle || wl == wlChurn
+	}
+	return true
+}
 
 // turnOrder returns the order of the configurations in turn k of round:
 // rotated every round and reversed every other turn (ABC CBA BCA ACB ...), so
@@ -297,6 +308,9 @@ func measureIdle(ctx context.Context, p params, round int) (map[string]map[strin
 	out := make(map[string]map[string]float64, len(p.configs))
 	for _, i := range turnOrder(len(p.configs), round, 0) {
 		cfg := p.configs[i]
+		if !measures(wlIdle, cfg) {
+			continue
+		}
 		m, err := measureIdleOne(ctx, p, cfg, round)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg, err)
@@ -332,10 +346,7 @@ func measureIdleOne(ctx context.Context, p params, cfg string, round int) (map[s
 // configuration's metrics are over all of its windows. The round's deadline
 // kills children that hang, never waited for forever.
 func measureInterleaved(ctx context.Context, p params, wl string, round int) (map[string]map[string]float64, error) {
-	cfgs := p.configs
-	if wl == wlBulk {
-		cfgs = slices.DeleteFunc(slices.Clone(cfgs), func(cfg string) bool { return !hasBulkVariant(cfg) })
-	}
+	cfgs := slices.DeleteFunc(slices.Clone(p.configs), func(cfg string) bool { return !measures(wl, cfg) })
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(cfgs))*limitOf(p)+time.Minute)
 	defer cancel()
 	var msgs uint64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/shared"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
@@ -55,8 +56,11 @@ func LifetimeBuckets() []float64 { return slices.Clone(lifetimeBuckets) }
 // RTTBuckets returns the boundaries of grpc.keepalive.rtt.
 func RTTBuckets() []float64 { return slices.Clone(rttBuckets) }
 
-// instruments are created once per Handler. Attribute sets that do not
-// depend on the event are built once too, so hot paths allocate nothing.
+// instruments are created once per MeterProvider and side, and shared by
+// every Handler of that side built with the provider: a program that builds
+// its options for every connection it dials pays for them once. Attribute
+// sets that do not depend on the event are built once too, so hot paths
+// allocate nothing.
 type instruments struct {
 	connections metric.Int64UpDownCounter
 	closes      metric.Int64Counter
@@ -75,9 +79,29 @@ type instruments struct {
 	closeOpts    optionCache[closeKey, []metric.AddOption]
 	lifetimeOpts optionCache[pulse.Reason, []metric.RecordOption]
 	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
+
+	// err is what creating the instruments failed with, reported to every
+	// Handler that shares them.
+	err error
 }
 
-func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *instruments {
+// instrumentsKey names the instruments of one side of one MeterProvider.
+type instrumentsKey struct {
+	mp   metric.MeterProvider
+	side pulse.Side
+}
+
+// sharedInstruments holds the instruments of every (MeterProvider, side) in
+// use, for as long as a Handler holds them.
+var sharedInstruments shared.Cache[instrumentsKey, instruments]
+
+// instrumentsFor returns the instruments of side on mp, shared with every
+// other Handler of side on mp.
+func instrumentsFor(mp metric.MeterProvider, side pulse.Side) *instruments {
+	return sharedInstruments.Get(instrumentsKey{mp, side}, func() *instruments { return newInstruments(mp, side.String()) })
+}
+
+func newInstruments(mp metric.MeterProvider, side string) *instruments {
 	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	in := &instruments{side: semconv.Side.String(side)}
 	var errs []error
@@ -111,8 +135,8 @@ func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *i
 	report(e)
 	if err := errors.Join(errs...); err != nil {
 		// The API returns usable no-op instruments alongside an error:
-		// report it and carry on.
-		handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
+		// each Handler reports it and carries on.
+		in.err = fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err)
 	}
 	sideOnly := metric.WithAttributeSet(attribute.NewSet(in.side))
 	in.sideAdd, in.sideRecord = []metric.AddOption{sideOnly}, []metric.RecordOption{sideOnly}
