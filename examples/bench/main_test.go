@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -219,5 +220,34 @@ func assertNoChildren(t *testing.T) {
 		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 1 && f[1] == me {
 			t.Errorf("child process %s is still running: %s", e.Name(), s)
 		}
+	}
+}
+
+// -o writes the table between its markers and leaves the analysis around
+// it as written; a file without the markers is refused, untouched.
+func TestReplaceTable(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "performance.md")
+	doc := "# Performance\n\nintro\n\n" + tableBegin + "\n\nold table\n\n" + tableEnd + "\n\nanalysis\n"
+	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceTable(f, "| new | table |\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(f)
+	want := "# Performance\n\nintro\n\n" + tableBegin + "\n\n| new | table |\n\n" + tableEnd + "\n\nanalysis\n"
+	if string(b) != want {
+		t.Errorf("got\n%s\nwant\n%s", b, want)
+	}
+	bare := filepath.Join(dir, "bare.md")
+	if err := os.WriteFile(bare, []byte("no markers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaceTable(bare, "x"); err == nil || !strings.Contains(err.Error(), tableBegin) {
+		t.Errorf("replaceTable without markers = %v, want an error naming them", err)
+	}
+	if b, _ := os.ReadFile(bare); string(b) != "no markers\n" {
+		t.Errorf("the file without markers was changed: %q", b)
 	}
 }

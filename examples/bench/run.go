@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +29,7 @@ type params struct {
 	configs      []string
 	json         bool
 	profileDir   string
+	out          string
 	turns        int
 	args         []string // as given, for the command line in the report
 }
@@ -48,6 +50,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
 	configs := fs.String("configs", strings.Join(defaultConfigs, ","), "configurations to compare, comma-separated (also: "+cfgPolicy+", the bundles' keepalive policy alone; "+cfgNoSpans+", the bundles without connection spans)")
 	fs.BoolVar(&p.json, "json", false, "write the results as JSON instead of a Markdown table")
+	fs.StringVar(&p.out, "o", "", "write the Markdown table into this file (docs/performance.md), between its "+tableBegin+" and "+tableEnd+" lines, instead of to stdout")
 	fs.StringVar(&p.profileDir, "profile", "", "write CPU and allocation profiles of each configuration's last window of every round, per side, into this directory")
 	quick := fs.Bool("quick", false, "a validation run in under 2 minutes: one round, short windows, fewer connections and messages (flags given explicitly still apply)")
 	if err := fs.Parse(args); err != nil {
@@ -148,8 +151,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res.jsonReport())
 	}
+	if p.out != "" {
+		return replaceTable(p.out, res.markdown())
+	}
 	_, err = io.WriteString(stdout, res.markdown())
 	return err
+}
+
+// The lines between which -o writes the table, leaving the rest of the file,
+// the analysis written from the table, as it is.
+const (
+	tableBegin = "<!-- bench table: begin -->"
+	tableEnd   = "<!-- bench table: end -->"
+)
+
+// replaceTable writes table into file between the tableBegin and tableEnd
+// lines.
+func replaceTable(file, table string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	doc := string(b)
+	i, j := strings.Index(doc, tableBegin+"\n"), strings.Index(doc, tableEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %q line followed by a %q line to write the table between", file, tableBegin, tableEnd)
+	}
+	doc = doc[:i+len(tableBegin)+1] + "\n" + strings.TrimSpace(table) + "\n\n" + doc[j:]
+	return os.WriteFile(file, []byte(doc), 0o644)
 }
 
 // measures reports whether workload wl measures configuration cfg. The bulk
