@@ -96,6 +96,7 @@ type h2conn struct {
 	role        string        // what the probe uses the connection for
 	maxWriteGap time.Duration // the longest the probe wrote nothing, up to the first GOAWAY
 	closedAt    time.Time
+	readDone    bool // the read loop has ended: no stream will be answered
 	closeErr    error
 	localClose  bool
 	peerClosed  bool   // the connection ended before this side closed it
@@ -339,7 +340,12 @@ func (c *h2conn) readLoop() {
 			if c.closeErr == nil {
 				c.closeErr = err
 			}
-			streams := c.streams
+			// Streams opened from now on are ended at once (openStream).
+			c.readDone = true
+			streams := make([]*h2stream, 0, len(c.streams))
+			for _, s := range c.streams {
+				streams = append(streams, s)
+			}
 			c.mu.Unlock()
 			for _, s := range streams {
 				s.end()
