@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -141,4 +142,14 @@ func startStoppableServer(t *testing.T, stop <-chan struct{}) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// startHAProxy runs HAProxy in TCP mode in front of backend, closing
+// flows idle for timeout, with at most maxconn connections (0: no
+// limit), and returns its address.
+func startHAProxy(t *testing.T, backend string, timeout time.Duration, maxconn int) string {
+	t.Helper()
+	return foreign.StartHAProxy(t, foreign.HAProxyConfig{
+		Backend: backend, TimeoutConnect: 2 * time.Second, TimeoutClient: timeout, TimeoutServer: timeout, MaxConn: maxconn,
+	}).Addr
 }

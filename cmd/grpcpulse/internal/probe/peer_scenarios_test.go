@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -21,7 +22,9 @@ import (
 // none of that is grpc-go's wording.
 func TestCCoreAgeAndGrace(t *testing.T) {
 	t.Parallel()
-	addr := startCCore(t, "grpc.max_connection_age_ms=3500", "grpc.max_connection_age_grace_ms=1200")
+	addr := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{
+		"grpc.max_connection_age_ms": 3500, "grpc.max_connection_age_grace_ms": 1200,
+	}}).Addr
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond}})
 	if rep.Peer.Implementation != ImplCCore {
 		t.Errorf("peer %+v, want c-core", rep.Peer)
@@ -38,7 +41,9 @@ func TestCCoreAgeAndGrace(t *testing.T) {
 // idle", checking once per idle period.
 func TestCCoreIdle(t *testing.T) {
 	t.Parallel()
-	addr := startCCore(t, "grpc.max_connection_idle_ms=2600", "grpc.keepalive_time_ms=1700")
+	addr := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{
+		"grpc.max_connection_idle_ms": 2600, "grpc.keepalive_time_ms": 1700,
+	}}).Addr
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{}})
 	checkBracket(t, rep, FindingMaxConnectionIdle, 2600*time.Millisecond)
 	checkBracket(t, rep, FindingServerKeepalive, 1700*time.Millisecond)
@@ -84,7 +89,8 @@ func TestHAProxyPathIdle(t *testing.T) {
 func TestNginxProxy(t *testing.T) {
 	t.Parallel()
 	backend := startServer(t, options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: time.Minute}})
-	addr := startNginx(t, backend, 2800*time.Millisecond)
+	addr := foreign.StartNginx(t, foreign.NginxConfig{Backend: backend, GRPCReadTimeout: 2800 * time.Millisecond,
+		GRPCSendTimeout: 2800 * time.Millisecond, ClientBodyTimeout: 2800 * time.Millisecond, KeepaliveTimeout: 2800 * time.Millisecond}).Addr
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond}})
 	if !rep.Peer.Proxy || rep.Peer.Implementation != ImplNginx {
 		t.Fatalf("peer %+v, want the nginx proxy", rep.Peer)
