@@ -3,7 +3,9 @@ package probe
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -152,4 +154,23 @@ func startHAProxy(t *testing.T, backend string, timeout time.Duration, maxconn i
 	return foreign.StartHAProxy(t, foreign.HAProxyConfig{
 		Backend: backend, TimeoutConnect: 2 * time.Second, TimeoutClient: timeout, TimeoutServer: timeout, MaxConn: maxconn,
 	}).Addr
+}
+
+// unusedAddr returns a loopback address nothing listens on, below the
+// kernel's ephemeral port range: a port the kernel hands out may be
+// reused at once as the local end of another test's connection, and a
+// connect to it is then reset rather than refused.
+func unusedAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
+	}
+	t.Fatal("no free port in 10000-19999 on 127.0.0.1")
+	return ""
 }
