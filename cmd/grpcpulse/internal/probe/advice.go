@@ -200,7 +200,7 @@ func advise(client string, rep *Report) Advice {
 		reasons = append(reasons, fmt.Sprintf("%s %s: %s", prof.timeField, fmtDur(t), why))
 		noPathIdle := "no path idle timeout was seen"
 		if path.Confidence == ConfidenceNone && path.Low > 0 {
-			noPathIdle = fmt.Sprintf("no path idle timeout was seen (%s)", path.Result)
+			noPathIdle = fmt.Sprintf("no path idle timeout was seen (%s)", strings.TrimPrefix(path.Result, "no drop observed: "))
 		}
 		if idle := get(FindingMaxConnectionIdle); peer.Proxy && idle.Observed {
 			timer := "idle timeout"

@@ -661,6 +661,10 @@ func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, views []connVi
 			if len(o.notTried) > 0 {
 				next := o.notTried[0]
 				msg += fmt.Sprintf("; trying %s of silence needs --budget of at least %s", fmtDur(next), fmtDur(next+p.ackWait()+5*time.Second))
+				if p.connLimited() {
+					rep.Limits = append(rep.Limits, msg+", and a connection the limit refused others: probe where the limit allows more connections")
+					break
+				}
 			}
 			rep.Open = append(rep.Open, msg)
 		}

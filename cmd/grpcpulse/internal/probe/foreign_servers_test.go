@@ -63,3 +63,18 @@ func TestJavaKeepalive(t *testing.T) {
 		t.Errorf("keepalive note %q does not say grpc-java raises the setting to 10s", f.Note)
 	}
 }
+
+// grpc-java judges a PING against the last one it accepted, or the
+// connection's start: its first PING may be a strike. The ladder judges
+// it right all the same.
+func TestJavaEnforcement(t *testing.T) {
+	t.Parallel()
+	addr := foreign.StartJavaServer(t, foreign.JavaServerConfig{PermitKeepAliveTime: 1300 * time.Millisecond}).Addr
+	rep := runProbe(t, Config{Target: addr, Budget: 10 * time.Second,
+		enforceLadder: []time.Duration{700 * time.Millisecond, 1600 * time.Millisecond}})
+	checkBracket(t, rep, FindingMinTime, 1300*time.Millisecond)
+	checkPermit(t, rep, false)
+	if f := rep.Finding(FindingMinTime); !strings.Contains(f.Note, "permitKeepAliveTime") {
+		t.Errorf("note %q does not say how grpc-java counts strikes", f.Note)
+	}
+}

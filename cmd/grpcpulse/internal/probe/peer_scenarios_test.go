@@ -187,10 +187,17 @@ func TestConnectionLimit(t *testing.T) {
 	t.Parallel()
 	backend := startServer(t, options.DefaultServerPolicy())
 	addr := startHAProxy(t, backend, time.Minute, 2)
-	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond, 1100 * time.Millisecond}})
+	// 13s does not fit the budget: while connections are limited, more
+	// budget would not help, and the report must not ask for it.
+	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond, 1100 * time.Millisecond, 13 * time.Second}})
 	joined := strings.Join(rep.Limits, " ")
 	if !strings.Contains(joined, "connection limit") {
 		t.Errorf("limits %q do not name a connection limit", rep.Limits)
+	}
+	for _, o := range rep.Open {
+		if strings.Contains(o, "--budget") {
+			t.Errorf("left open asks for more budget against a connection limit: %s", o)
+		}
 	}
 	for _, f := range rep.Findings {
 		for _, e := range f.Evidence {

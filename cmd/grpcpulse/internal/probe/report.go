@@ -307,6 +307,13 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		_ = loR
 	case lo > 0:
 		ref := settingRef(FindingMinTime, rep.Peer.Implementation)
+		// Longer intervals that the connection limit kept from running.
+		var limited []time.Duration
+		for _, r := range rungs {
+			if r.Held == p.held && r.Cut == cutLimit && r.Interval > lo && !slices.Contains(limited, r.Interval) {
+				limited = append(limited, r.Interval)
+			}
+		}
 		mt.Observed = true
 		mt.Confidence = ConfidenceMedium
 		mt.Result = fmt.Sprintf("more than %s (every interval decided, up to %s, was rejected)", fmtDur(lo), fmtDur(maxDecided))
@@ -319,10 +326,21 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		case o.pathLimited > 0:
 			rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for about %s, so ping intervals longer than that cannot be judged through it: %s above %s cannot be measured from here, whatever the budget",
 				fmtDur(o.pathLimited), ref, fmtDur(lo)))
+		case len(limited) > 0:
+			// More budget only tries longer intervals on more
+			// connections, which the limit refuses too.
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the connection limit left no connection for ping intervals %s..%s, so %s above %s cannot be measured while it holds the probe to so few connections",
+				fmtDur(limited[0]), fmtDur(limited[len(limited)-1]), ref, fmtDur(lo)))
+		case len(o.notTried) > 0 && p.connLimited():
+			// A larger budget alone tries the next interval on one more
+			// connection, which the limit may refuse as well.
+			next := o.notTried[0]
+			rep.Limits = append(rep.Limits, fmt.Sprintf("%s is above %s; the next interval, %s, needs --budget of at least %s and a connection the limit refused others: probe where the limit allows more connections",
+				ref, fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
 		case len(o.notTried) > 0:
 			next := o.notTried[0]
-			rep.Open = append(rep.Open, fmt.Sprintf("%s is above %s; the next interval, %s, needs --budget of at least %s",
-				upperFirst(ref), fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
+			rep.Open = append(rep.Open, fmt.Sprintf("%s: above %s; the next interval, %s, needs --budget of at least %s",
+				settingLabel(FindingMinTime, rep.Peer.Implementation), fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
 		}
 	default:
 		mt.Confidence = ConfidenceNone
@@ -335,7 +353,16 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		}
 	}
 	if mt.Observed && mt.Confidence != ConfidenceLow {
-		mt.Note = "grpc-go, C-core and grpc-java count a strike for a PING sooner than their minimum interval after the previous one while they write nothing, and send GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		switch rep.Peer.Implementation {
+		case ImplGo:
+			mt.Note = "grpc-go counts a strike for a PING sooner than MinTime after the previous one while it writes nothing on any stream, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		case ImplCCore:
+			mt.Note = "C-core counts a strike for a PING sooner than grpc.http2.min_ping_interval_without_data_ms after the previous one while it sends no data, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third (grpc.http2.max_ping_strikes, 2 by default)"
+		case ImplJava:
+			mt.Note = "grpc-java counts a strike for a PING sooner than permitKeepAliveTime after the last PING it accepted (or after the connection's start), while it writes nothing, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		default:
+			mt.Note = "grpc-go, C-core and grpc-java count a strike for a PING sooner than their minimum interval after the previous one while they write nothing, and send GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		}
 		if lo == 0 && hi > 0 {
 			mt.Note = "every interval tried was accepted: the server enforces no minimum this strict, or none at all"
 			if none, ok := knownWithout(FindingMinTime, rep.Peer.Implementation); ok {
@@ -406,6 +433,14 @@ var knownIdleTimeouts = []struct {
 	{"Azure Load Balancer (4m default)", 4 * time.Minute},
 	{"AWS NLB (350s)", 350 * time.Second},
 	{"Google Cloud firewall connection tracking (10m)", 10 * time.Minute},
+}
+
+// connLimited reports whether connections were refused or left unserved
+// after the server had answered gRPC: a connection limit.
+func (p *prober) connLimited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialFails > 0 && p.refusedAfter == 0
 }
 
 // analyzeLimits says what limited the measurements themselves.

@@ -78,3 +78,23 @@ func TestPathIdleCountsEachRungOnce(t *testing.T) {
 		t.Errorf("a rung counted twice, or as a drop:\n%s", joined)
 	}
 }
+
+func TestFmtDur(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{400 * time.Microsecond, "400µs"},
+		{300 * time.Millisecond, "300ms"},
+		{2400 * time.Millisecond, "2.4s"},
+		{59960 * time.Millisecond, "1m"},
+		{90 * time.Second, "1m30s"},
+		{330 * time.Second, "5m30s"},
+		{2 * time.Hour, "2h"},
+	} {
+		if got := fmtDur(tc.d); got != tc.want {
+			t.Errorf("fmtDur(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
