@@ -185,6 +185,9 @@ func advise(client string, rep *Report) Advice {
 			// tried, not a minimum the server asks for.
 			// As sent, the spacing is a little over the interval tried.
 			tried := fmtDur(minTime.Round(10 * time.Millisecond))
+			if mt.tried > 0 {
+				tried = fmtDur(mt.tried)
+			}
 			safe = fmt.Sprintf("%s accepted pings %s apart, the shortest interval tried, so it accepts these too", who, tried)
 			if enforcesNone {
 				safe = fmt.Sprintf("%s %s (pings %s apart, the shortest interval tried, were accepted)", who, none, tried)

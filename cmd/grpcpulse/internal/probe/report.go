@@ -104,6 +104,11 @@ type Finding struct {
 	Evidence []string `json:"evidence,omitempty"`
 	// Note explains the mechanism behind the finding, or a caveat.
 	Note string `json:"note,omitempty"`
+
+	// tried is, for the minimum ping interval, the interval of the
+	// accepted rung that bounds it, as the probe aimed it (High is the
+	// spacing as sent, a little more).
+	tried time.Duration
 }
 
 // Finding returns the finding named name, or nil.
@@ -295,6 +300,7 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		mt.Note = "timing noise near the limit (a busy server or path); run again with a larger --budget"
 	case hi > 0:
 		mt.Observed = true
+		mt.tried = hiR.Interval
 		mt.Result = bracketText(lo, hi)
 		mt.Confidence = ConfidenceHigh
 		if lo == 0 {
