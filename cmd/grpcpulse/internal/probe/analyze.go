@@ -153,10 +153,11 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 			continue
 		}
 		switch {
-		case nAge > 0 && s.since >= time.Duration(float64(ageLo)*0.95):
+		case nAge > 0 && s.since >= time.Duration(float64(ageLo)*0.9)-slack:
+			// Each connection's age is jittered down by up to 10%.
 			s.cause, s.why = drainAge, "no stream open, at the age measured on connections with one"
 		case nAge > 0:
-			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, sooner than the age measured on connections with one (%s)", bracketText(ageLo, ageHi))
+			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, sooner than the age measured on connections with one (%s), less its jitter", bracketText(ageLo, ageHi))
 		case heldLived > s.sinceD*5/4+time.Second:
 			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, while a connection with a stream open lived %s undrained", fmtDur(heldLived))
 		default:

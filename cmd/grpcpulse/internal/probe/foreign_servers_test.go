@@ -22,6 +22,9 @@ func TestJSLifetime(t *testing.T) {
 	}
 	checkBracket(t, rep, FindingMaxConnectionAge, 4300*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionGrace, 1300*time.Millisecond)
+	if f := rep.Finding(FindingMaxConnectionIdle); f.Observed {
+		t.Errorf("idle %q observed from a server without one", f.Result)
+	}
 }
 
 func TestJSIdleAndKeepalive(t *testing.T) {

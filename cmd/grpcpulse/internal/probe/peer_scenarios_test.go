@@ -35,6 +35,11 @@ func TestCCoreAgeAndGrace(t *testing.T) {
 	if f := rep.Finding(FindingServerKeepalive); f.Observed {
 		t.Errorf("server keepalive %q observed from a server that sends none", f.Result)
 	}
+	// Connections without streams drained at an age jittered down are
+	// the age, not an idle limit it does not have.
+	if f := rep.Finding(FindingMaxConnectionIdle); f.Observed {
+		t.Errorf("idle %q observed from a server without one", f.Result)
+	}
 }
 
 // C-core closes an idle connection with GOAWAY INTERNAL_ERROR "enter
