@@ -66,7 +66,7 @@ func TestCCoreEnforcement(t *testing.T) {
 	addr := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{
 		"grpc.http2.min_ping_interval_without_data_ms": 1300,
 	}}).Addr
-	rep := runProbe(t, Config{Target: addr, Budget: 10 * time.Second, Client: ImplGo,
+	rep := runProbe(t, Config{Target: addr, Budget: 12 * time.Second, Client: ImplGo,
 		enforceLadder: []time.Duration{700 * time.Millisecond, 1600 * time.Millisecond}})
 	checkBracket(t, rep, FindingMinTime, 1300*time.Millisecond)
 	checkPermit(t, rep, false)
