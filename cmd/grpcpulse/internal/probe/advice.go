@@ -28,6 +28,9 @@ type Advice struct {
 	Helps bool `json:"helps"`
 	// Code is the advice as code or channel arguments for Client.
 	Code string `json:"code"`
+	// ChannelArgs are the advice as channel arguments, for a C-core or
+	// grpc-js client whose keepalive it turns on.
+	ChannelArgs []ChannelArg `json:"channel_args,omitempty"`
 	// Reasons explain each setting.
 	Reasons []string `json:"reasons"`
 	// ServerMust lists what the server (or the proxy) must allow for the
@@ -70,7 +73,7 @@ var Clients = []string{ImplGo, ImplCCore, ImplJS, ImplJava}
 
 // grpcDefaultMinTime is grpc's default minimum ping interval a server
 // enforces (grpc-go's EnforcementPolicy.MinTime, C-core's
-// grpc.http2.min_recv_ping_interval_without_data_ms, grpc-java's
+// grpc.http2.min_ping_interval_without_data_ms, grpc-java's
 // permitKeepAliveTime), assumed when the probe could not bound it.
 const grpcDefaultMinTime = 5 * time.Minute
 
@@ -78,7 +81,8 @@ const grpcDefaultMinTime = 5 * time.Minute
 // DefaultClientParameters', under AWS NLB's 350s idle timeout.
 var defaultTime = options.DefaultClientParameters().Time
 
-// advise picks the client keepalive from the findings, for client:
+// advise picks the client keepalive from the report's findings, for
+// client:
 //   - A path that closes or forgets idle flows sets Time: under its idle
 //     timeout with margin, with pings on idle connections too, since an
 //     idle connection is what it cuts. The server must then accept pings
@@ -90,7 +94,17 @@ var defaultTime = options.DefaultClientParameters().Time
 //     server's minimum ping interval asks for more, and idle connections
 //     are not pinged.
 //   - Timeout is grpc's 20s, or half of Time if that is shorter.
-func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, path Finding) Advice {
+//   - What no client keepalive prevents (a proxy cutting silent streams)
+//     is said, with the change that does.
+func advise(client string, rep *Report) Advice {
+	get := func(name string) Finding {
+		if f := rep.Finding(name); f != nil {
+			return *f
+		}
+		return Finding{Name: name}
+	}
+	mt, permit, path := get(FindingMinTime), get(FindingPermitWithoutStream), get(FindingPathIdleTimeout)
+	peer := rep.Peer
 	if _, ok := clientProfiles[client]; !ok {
 		client = ImplGo
 	}
@@ -135,7 +149,7 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 			fmt.Sprintf("what helps instead: raise the idle timeout of the proxy or load balancer on the path above %s (then a %s client can ping under it), or have the server ping: %s", fmtDur(margin(prof.floor)), prof.name, server.keepaliveTime(pathCap)))
 	case pathCap > 0:
 		t, pws = pathCap, true
-		reasons = append(reasons, fmt.Sprintf("%s %s: under the path's idle timeout (%s) with margin, so that a ping crosses the path before it forgets the connection", prof.timeField, fmtDur(t), path.Result))
+		reasons = append(reasons, fmt.Sprintf("%s %s: under the path's idle timeout (measured: %s) with margin, so that a ping crosses the path before it forgets the connection", prof.timeField, fmtDur(t), path.Result))
 		reasons = append(reasons, "pings without calls: it is idle connections that the path cuts, so they must be pinged too")
 		if peer.Proxy {
 			reasons = append(reasons, fmt.Sprintf("%s answers the pings itself, for the hop from the client to it", implName(peer.Implementation)))
@@ -148,18 +162,58 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 		}
 	case minTime == options.Infinity:
 		a.ClientParameters = keepalive.ClientParameters{Time: options.Infinity, Timeout: 20 * time.Second}
-		reasons = append(reasons, fmt.Sprintf("the server rejects pings even %s apart, so no keepalive interval is known to be safe: leave client keepalive off and rely on the server's pings", fmtDur(mt.Low)))
+		reasons = append(reasons, fmt.Sprintf("%s rejects pings even %s apart, so no keepalive interval is known to be safe: leave client keepalive off and rely on the server's pings", who, fmtDur(mt.Low)))
 	default:
 		t = max(defaultTime, margin(minTime), prof.floor)
-		switch {
-		case t == defaultTime && minKnown:
-			reasons = append(reasons, fmt.Sprintf("%s %s: %s accepts pings at least every %s (measured), and no idle timeout was seen on the path; 5m30s stays under AWS NLB's 350s, the shortest common load-balancer idle timeout", prof.timeField, fmtDur(t), who, fmtDur(minTime)))
-		case t == defaultTime:
-			reasons = append(reasons, fmt.Sprintf("%s %s: the server's minimum ping interval was not bounded, so grpc's default (5m) is assumed, and no idle timeout was seen on the path; 5m30s clears 5m with margin", prof.timeField, fmtDur(t)))
-		default:
-			reasons = append(reasons, fmt.Sprintf("%s %s: the shortest interval that clears the server's minimum ping interval (%s) with margin (the larger of 1s and 10%%)", prof.timeField, fmtDur(t), mt.Result))
+		// Why this interval, then why the server accepts it.
+		var why, safe string
+		if t == defaultTime {
+			why = "grpcpulse's default (options.DefaultClientParameters), under AWS NLB's 350s idle timeout"
+		} else {
+			why = fmt.Sprintf("the shortest interval that clears %s's minimum ping interval (measured: %s) with margin (the larger of 1s and 10%%)", who, mt.Result)
 		}
-		reasons = append(reasons, "no pings without calls: no idle timeout was seen on the path, so idle connections need no pinging")
+		none, enforcesNone := knownWithout(FindingMinTime, peer.Implementation)
+		measured := "measured: " + mt.Result
+		if mt.Confidence == ConfidenceNone {
+			measured = "not measured"
+		}
+		switch {
+		case enforcesNone && !minKnown:
+			safe = fmt.Sprintf("%s %s", who, none)
+		case minKnown && mt.Low == 0:
+			// Every interval tried was accepted: mt.High is the shortest
+			// tried, not a minimum the server asks for.
+			// As sent, the spacing is a little over the interval tried.
+			tried := fmtDur(minTime.Round(10 * time.Millisecond))
+			if mt.tried > 0 {
+				tried = fmtDur(mt.tried)
+			}
+			safe = fmt.Sprintf("%s accepted pings %s apart, the shortest interval tried, so it accepts these too", who, tried)
+			if enforcesNone {
+				safe = fmt.Sprintf("%s %s (pings %s apart, the shortest interval tried, were accepted)", who, none, tried)
+			}
+		case minKnown && t == defaultTime:
+			safe = fmt.Sprintf("it is well above %s's minimum ping interval (measured: %s)", who, mt.Result)
+		case t == defaultTime:
+			safe = fmt.Sprintf("%s's minimum ping interval was not bounded above (%s), so grpc's default, 5m, is assumed, which this clears with margin", who, measured)
+		}
+		if safe != "" {
+			why += "; " + safe
+		}
+		reasons = append(reasons, fmt.Sprintf("%s %s: %s", prof.timeField, fmtDur(t), why))
+		noPathIdle := "no path idle timeout was seen"
+		if path.Confidence == ConfidenceNone && path.Low > 0 {
+			noPathIdle = fmt.Sprintf("no path idle timeout was seen (%s)", strings.TrimPrefix(path.Result, "no drop observed: "))
+		}
+		if idle := get(FindingMaxConnectionIdle); peer.Proxy && idle.Observed {
+			timer := "idle timeout"
+			if peer.Implementation == ImplNginx || peer.Implementation == ImplEnvoy {
+				timer = settingName(FindingMaxConnectionIdle, peer.Implementation)
+			}
+			reasons = append(reasons, fmt.Sprintf("no pings without calls: %s; %s closes a connection without calls when it has been idle for its %s (measured: %s), with a GOAWAY, a graceful close after which the client reconnects for its next call", noPathIdle, who, timer, idle.Result))
+		} else {
+			reasons = append(reasons, fmt.Sprintf("no pings without calls: %s, so idle connections need no pinging", noPathIdle))
+		}
 	}
 	if t > 0 {
 		timeout := min(20*time.Second, max(time.Second, (t/2).Truncate(time.Second)))
@@ -173,13 +227,21 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 		}
 		a.ClientParameters = keepalive.ClientParameters{Time: t, Timeout: timeout, PermitWithoutStream: pws}
 	}
+	// A proxy that cuts silent streams: no keepalive of the client reaches
+	// the stream's other end, so only the proxy's timer or the server's
+	// messages help.
+	if st := get(FindingStreamIdleTimeout); st.Observed {
+		timer := settingName(FindingStreamIdleTimeout, peer.Implementation)
+		if timer == "" {
+			timer = "its stream idle timer"
+		}
+		reasons = append(reasons, fmt.Sprintf("%s ends streams that carry nothing for %s: no client keepalive prevents that (%s answers the client's PINGs itself, and they keep no stream busy); raise %s above the longest silence of your streams, or have the server send on them more often", who, st.Result, who, timer))
+	}
 	a.Reasons = reasons
 
-	sp := impliedPolicy(mt, permit, age, grace, idle, srvTime)
+	sp := impliedPolicy(mt, permit, get(FindingMaxConnectionAge), get(FindingMaxConnectionGrace), get(FindingMaxConnectionIdle), get(FindingServerKeepalive))
 	a.ServerPolicy = sp
-	a.ServerPolicyText = fmt.Sprintf("EnforcementPolicy{MinTime: %s, PermitWithoutStream: %t}, ServerParameters{MaxConnectionAge: %s, MaxConnectionAgeGrace: %s, MaxConnectionIdle: %s, Time: %s}",
-		fmtPolicyDur(sp.Enforcement.MinTime), sp.Enforcement.PermitWithoutStream, fmtPolicyDur(sp.Parameters.MaxConnectionAge),
-		fmtPolicyDur(sp.Parameters.MaxConnectionAgeGrace), fmtPolicyDur(sp.Parameters.MaxConnectionIdle), fmtPolicyDur(sp.Parameters.Time))
+	a.ServerPolicyText = serverPolicyText(peer.Implementation, sp)
 	if a.Helps && client == ImplGo && !peer.Proxy {
 		a.Validate, a.ValidateErrors = validateAdvice(a.ClientParameters, sp)
 	}
@@ -189,6 +251,9 @@ func advise(client string, peer Peer, mt, permit, age, grace, idle, srvTime, pat
 		a.TimeSeconds = -1
 	}
 	a.Code = clientCode(client, c, a.Helps)
+	if a.Helps {
+		a.ChannelArgs = channelArgs(client, c)
+	}
 	return a
 }
 
@@ -222,6 +287,45 @@ func impliedPolicy(mt, permit, age, grace, idle, srvTime Finding) options.Server
 		sp.Parameters.Time = srvTime.High
 	}
 	return sp
+}
+
+// serverPolicyText writes the policy the findings imply in the words of
+// the server's implementation; Validate reads it as the grpc-go policy
+// with the same values, which C-core's and grpc-java's ping strikes
+// follow too (two strikes allowed, pings without calls every two hours).
+func serverPolicyText(impl string, sp options.ServerPolicy) string {
+	e, p := sp.Enforcement, sp.Parameters
+	ms := func(d time.Duration) string {
+		switch d {
+		case options.Infinity:
+			return "unset (infinite)"
+		case 0:
+			return "unset (grpc default)"
+		}
+		return fmt.Sprintf("%d", d.Milliseconds())
+	}
+	switch impl {
+	case ImplCCore, ImplJS:
+		life := fmt.Sprintf("grpc.max_connection_age_ms=%s, grpc.max_connection_age_grace_ms=%s, grpc.max_connection_idle_ms=%s, grpc.keepalive_time_ms=%s",
+			ms(p.MaxConnectionAge), ms(p.MaxConnectionAgeGrace), ms(p.MaxConnectionIdle), ms(p.Time))
+		if impl == ImplJS {
+			return life + " (grpc-js enforces no ping policy)"
+		}
+		return fmt.Sprintf("grpc.http2.min_ping_interval_without_data_ms=%s, grpc.keepalive_permit_without_calls=%d, %s", ms(e.MinTime), b2i(e.PermitWithoutStream), life)
+	case ImplJava:
+		call := func(name string, d time.Duration) string {
+			if d == options.Infinity || d == 0 {
+				return fmt.Sprintf(".%s unset", name)
+			}
+			return fmt.Sprintf(".%s(%d, TimeUnit.MILLISECONDS)", name, d.Milliseconds())
+		}
+		return strings.Join([]string{call("permitKeepAliveTime", e.MinTime), fmt.Sprintf(".permitKeepAliveWithoutCalls(%t)", e.PermitWithoutStream),
+			call("maxConnectionAge", p.MaxConnectionAge), call("maxConnectionAgeGrace", p.MaxConnectionAgeGrace),
+			call("maxConnectionIdle", p.MaxConnectionIdle), call("keepAliveTime", p.Time)}, " ")
+	}
+	return fmt.Sprintf("EnforcementPolicy{MinTime: %s, PermitWithoutStream: %t}, ServerParameters{MaxConnectionAge: %s, MaxConnectionAgeGrace: %s, MaxConnectionIdle: %s, Time: %s}",
+		fmtPolicyDur(e.MinTime), e.PermitWithoutStream, fmtPolicyDur(p.MaxConnectionAge),
+		fmtPolicyDur(p.MaxConnectionAgeGrace), fmtPolicyDur(p.MaxConnectionIdle), fmtPolicyDur(p.Time))
 }
 
 // validateAdvice checks the advised grpc-go client against the implied
@@ -262,11 +366,11 @@ func (s serverNames) allow(t time.Duration, minUnknown bool, mt, permit Finding)
 	case ImplGo:
 		what = fmt.Sprintf("keepalive.EnforcementPolicy{MinTime: %s or less, PermitWithoutStream: true}", goDur(t))
 	case ImplCCore:
-		what = fmt.Sprintf("server channel arguments grpc.http2.min_recv_ping_interval_without_data_ms <= %d and grpc.keepalive_permit_without_calls = 1", ms)
+		what = fmt.Sprintf("server channel arguments grpc.http2.min_ping_interval_without_data_ms <= %d and grpc.keepalive_permit_without_calls = 1", ms)
 	case ImplJava:
 		what = fmt.Sprintf("NettyServerBuilder .permitKeepAliveTime(%d, TimeUnit.MILLISECONDS) or less and .permitKeepAliveWithoutCalls(true)", ms)
 	default:
-		what = fmt.Sprintf("a minimum ping interval of %s or less with pings allowed without calls (grpc-go: keepalive.EnforcementPolicy{MinTime: %s, PermitWithoutStream: true}; C-core: grpc.http2.min_recv_ping_interval_without_data_ms = %d, grpc.keepalive_permit_without_calls = 1; grpc-java: permitKeepAliveTime, permitKeepAliveWithoutCalls(true))", fmtDur(t), goDur(t), ms)
+		what = fmt.Sprintf("a minimum ping interval of %s or less with pings allowed without calls (grpc-go: keepalive.EnforcementPolicy{MinTime: %s, PermitWithoutStream: true}; C-core: grpc.http2.min_ping_interval_without_data_ms = %d, grpc.keepalive_permit_without_calls = 1; grpc-java: permitKeepAliveTime, permitKeepAliveWithoutCalls(true))", fmtDur(t), goDur(t), ms)
 	}
 	return fmt.Sprintf("the server must accept pings every %s on connections without calls: %s (%s); until it does, these pings end connections with GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\"", fmtDur(t), what, measured)
 }
@@ -293,28 +397,18 @@ func clientCode(client string, c keepalive.ClientParameters, helps bool) string 
 		if !helps || off {
 			return "# no keepalive channel arguments: leave grpc.keepalive_time_ms unset (keepalive off)"
 		}
-		args := []string{
-			fmt.Sprintf("(\"grpc.keepalive_time_ms\", %d)", c.Time.Milliseconds()),
-			fmt.Sprintf("(\"grpc.keepalive_timeout_ms\", %d)", c.Timeout.Milliseconds()),
-			fmt.Sprintf("(\"grpc.keepalive_permit_without_calls\", %d)", b2i(c.PermitWithoutStream)),
+		var lines []string
+		for _, a := range channelArgs(client, c) {
+			if client == ImplCCore {
+				lines = append(lines, fmt.Sprintf("(\"%s\", %d)", a.Name, a.Value))
+			} else {
+				lines = append(lines, fmt.Sprintf("'%s': %d", a.Name, a.Value))
+			}
 		}
 		if client == ImplCCore {
-			// C-core stops pinging after two PINGs without data unless
-			// told otherwise, and 1.5x and earlier space PINGs without
-			// data at least 5 minutes apart.
-			args = append(args, "(\"grpc.http2.max_pings_without_data\", 0)")
-			if c.Time < 5*time.Minute {
-				args = append(args, fmt.Sprintf("(\"grpc.http2.min_time_between_pings_ms\", %d)", c.Time.Milliseconds()))
-			}
-			return "options = [\n    " + strings.Join(args, ",\n    ") + ",\n]"
+			return "options = [\n    " + strings.Join(lines, ",\n    ") + ",\n]"
 		}
-		var js []string
-		for _, a := range args {
-			a = strings.TrimSuffix(strings.TrimPrefix(a, "("), ")")
-			k, v, _ := strings.Cut(a, ", ")
-			js = append(js, fmt.Sprintf("'%s': %s", strings.Trim(k, `"`), v))
-		}
-		return "{\n  " + strings.Join(js, ",\n  ") + ",\n}"
+		return "{\n  " + strings.Join(lines, ",\n  ") + ",\n}"
 	case ImplJava:
 		if !helps || off {
 			return "// no keepAliveTime: leave the channel's keepalive off"
@@ -327,6 +421,34 @@ func clientCode(client string, c keepalive.ClientParameters, helps bool) string 
 	}
 	return fmt.Sprintf("grpc.WithKeepaliveParams(keepalive.ClientParameters{\n\tTime:                %s,\n\tTimeout:             %s,\n\tPermitWithoutStream: %t,\n})",
 		goDur(c.Time), goDur(c.Timeout), c.PermitWithoutStream)
+}
+
+// ChannelArg is one C-core or grpc-js channel argument, by the name a
+// program passes it with.
+type ChannelArg struct {
+	Name  string `json:"name"`
+	Value int64  `json:"value"`
+}
+
+// channelArgs writes a keepalive as C-core's or grpc-js's channel
+// arguments: nil for other clients, or with keepalive off.
+func channelArgs(client string, c keepalive.ClientParameters) []ChannelArg {
+	if (client != ImplCCore && client != ImplJS) || c.Time == options.Infinity || c.Time <= 0 {
+		return nil
+	}
+	args := []ChannelArg{
+		{"grpc.keepalive_time_ms", c.Time.Milliseconds()},
+		{"grpc.keepalive_timeout_ms", c.Timeout.Milliseconds()},
+		{"grpc.keepalive_permit_without_calls", int64(b2i(c.PermitWithoutStream))},
+	}
+	if client == ImplCCore {
+		// C-core stops sending keepalive PINGs after two without data
+		// from the server, with or without a call open, unless told
+		// otherwise. (It ignores grpc.http2.min_time_between_pings_ms for
+		// keepalive PINGs: none is needed.)
+		args = append(args, ChannelArg{"grpc.http2.max_pings_without_data", 0})
+	}
+	return args
 }
 
 func b2i(b bool) int {

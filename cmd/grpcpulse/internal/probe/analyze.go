@@ -93,6 +93,7 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 	idle = Finding{Name: FindingMaxConnectionIdle}
 	slack := p.slack()
 	var samples []*drainSample
+	var beforeFirst []string // nginx: connections closed before their first request
 	for _, v := range views {
 		if len(v.goaways) == 0 {
 			continue
@@ -100,6 +101,13 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 		g := v.goaways[0]
 		cause, ok := drainCause(g)
 		if !ok {
+			continue
+		}
+		if rep.Peer.Implementation == ImplNginx && !v.hadStream {
+			// nginx waits client_header_timeout for a connection's first
+			// request, and keepalive_timeout after its last: a connection
+			// that never opened a stream measures the first.
+			beforeFirst = append(beforeFirst, fmt.Sprintf("%s %s after connecting, on a connection that never opened a stream: nginx's client_header_timeout (how long it waits for the first request), not its idle limit", goawayText(g), fmtDur(g.At.Sub(v.ready))))
 			continue
 		}
 		s := &drainSample{v: v, g: g, cause: cause, since: g.At.Sub(v.ready), sinceD: g.At.Sub(v.dialStart)}
@@ -145,10 +153,11 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 			continue
 		}
 		switch {
-		case nAge > 0 && s.since >= time.Duration(float64(ageLo)*0.95):
+		case nAge > 0 && s.since >= time.Duration(float64(ageLo)*0.9)-slack:
+			// Each connection's age is jittered down by up to 10%.
 			s.cause, s.why = drainAge, "no stream open, at the age measured on connections with one"
 		case nAge > 0:
-			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, sooner than the age measured on connections with one (%s)", bracketText(ageLo, ageHi))
+			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, sooner than the age measured on connections with one (%s), less its jitter", bracketText(ageLo, ageHi))
 		case heldLived > s.sinceD*5/4+time.Second:
 			s.cause, s.why = drainIdle, fmt.Sprintf("no stream open, while a connection with a stream open lived %s undrained", fmtDur(heldLived))
 		default:
@@ -316,7 +325,7 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 	} else {
 		var longest time.Duration
 		for _, v := range views {
-			if v.hadStream && v.role != watchActivity {
+			if (v.hadStream && v.role != watchActivity) || (!v.hadStream && rep.Peer.Implementation == ImplNginx) {
 				continue
 			}
 			end := v.closedAt
@@ -331,6 +340,7 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 		idle.Low, idle.Confidence = longest, ConfidenceNone
 		idle.Result = fmt.Sprintf("not observed: no idle drain within %s (or infinite)", fmtDur(longest))
 	}
+	idle.Evidence = append(idle.Evidence, beforeFirst...)
 	for _, s := range unknown {
 		rep.Open = append(rep.Open, fmt.Sprintf("a connection without streams was drained (%s) %s after connecting: the server's idle or age limit is at most that; the probe could not tell which", goawayText(s.g), fmtDur(s.since)))
 	}
@@ -399,6 +409,14 @@ func streamNote(held bool) string {
 	return "no stream open"
 }
 
+// timerLateness is how late a middlebox's idle timer may fire after its
+// configured timeout, so that a PING just past it is still answered.
+const timerLateness = 50 * time.Millisecond
+
+// javaMinKeepalive is the shortest keepAliveTime grpc-java uses
+// (KeepAliveManager's MIN_KEEPALIVE_TIME_NANOS).
+const javaMinKeepalive = 10 * time.Second
+
 // keepalivePings returns the server PINGs that are keepalives by what they
 // do: not right behind a GOAWAY (a drain's PING), not a payload known to
 // mean something else, and not following data the probe sent since the
@@ -423,6 +441,10 @@ func keepalivePings(v connView) (ka []serverPing, flow int) {
 // probe.
 func (p *prober) analyzeServerKeepalive(views []connView) Finding {
 	f := Finding{Name: FindingServerKeepalive}
+	impl, who := p.peer.Implementation, "the server"
+	if p.peer.Proxy {
+		who = implName(impl)
+	}
 	var silences []time.Duration
 	flow := 0
 	for _, v := range views {
@@ -441,21 +463,34 @@ func (p *prober) analyzeServerKeepalive(views []connView) Finding {
 			f.Confidence = ConfidenceHigh
 		}
 		f.Low, f.High = max(0, mid-tol), mid+tol
-		f.Result = fmt.Sprintf("about %s", fmtDur(mid))
-		f.Evidence = []string{fmt.Sprintf("%d keepalive PINGs from the server, after %s..%s without a frame from the probe", len(silences), fmtDur(silences[0]), fmtDur(silences[len(silences)-1]))}
+		f.Result = fmt.Sprintf("about every %s", fmtDur(mid))
+		f.Evidence = []string{fmt.Sprintf("%d keepalive PINGs from %s, after %s..%s without a frame from the probe", len(silences), who, fmtDur(silences[0]), fmtDur(silences[len(silences)-1]))}
+		// grpc-java raises a keepAliveTime under 10s to 10s, in the
+		// server's builder as in the channel's: a server configured with
+		// less pings every 10s, and that is what it does.
+		if impl == ImplJava && f.Low <= javaMinKeepalive && javaMinKeepalive <= f.High {
+			f.Note = "grpc-java raises a keepAliveTime under 10s to 10s (NettyServerBuilder.keepAliveTime clamps it), so a grpc-java server configured with a shorter one pings every 10s, as measured here"
+		}
 	} else {
 		var longest time.Duration
 		for _, v := range views {
 			longest = max(longest, v.maxWriteGap)
 		}
 		f.Low, f.Confidence = longest, ConfidenceNone
-		f.Result = "no keepalive PING from the server"
+		f.Result = "none"
 		if longest > 0 {
-			f.Result += fmt.Sprintf(": Time is more than %s", fmtDur(longest))
+			f.Result = fmt.Sprintf("none within %s of silence", fmtDur(longest))
+		}
+		if _, ok := knownWithout(FindingServerKeepalive, impl); !ok && longest > 0 {
+			f.Result += fmt.Sprintf(": %s is longer, or off", settingRef(FindingServerKeepalive, impl))
 		}
 	}
 	if flow > 0 {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%d PINGs that followed the probe's data were left out: flow-control (BDP) PINGs, not keepalives", flow))
+		why := "after data, C-core, grpc-go and grpc-java send flow-control (BDP) PINGs, which are not keepalives"
+		if impl == ImplJS {
+			why = "grpc-js sends no flow-control PINGs, but that data cut short the silence they came after"
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("%d PINGs that followed data the probe sent were left out: %s", flow, why))
 	}
 	return f
 }
@@ -466,48 +501,96 @@ func (p *prober) analyzeServerKeepalive(views []connView) Finding {
 // connection, bounds it from above. No gRPC server closes an idle
 // connection without a GOAWAY, so such a close came from the path (a
 // proxy's or load balancer's idle timeout), or from the server's host.
+// Each path idle connection is one rung, judged once; the connections
+// held for other measurements add the closes they saw.
 func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, views []connView, srvTime Finding) Finding {
 	f := Finding{Name: FindingPathIdleTimeout}
 	rungs := slices.Clone(o.rungs)
 	slices.SortFunc(rungs, func(a, b idleResult) int { return int(a.Target - b.Target) })
 	slack := p.slack()
-	var lo, hi time.Duration
+	var lo, hi, closeMin, closeMax, reached, answered time.Duration
 	var closes, drops int
-	for _, r := range rungs {
-		switch r.Verdict {
-		case idleAnswered:
-			lo = max(lo, r.Silence)
-		case idleUnanswered:
-			drops++
-			if hi == 0 || r.Silence < hi {
-				hi = r.Silence
-			}
-		}
-		if r.Verdict != verdictImplied && r.Verdict != idleClosed {
-			ev := fmt.Sprintf("idle %s: %s", fmtDur(r.Target), r.Verdict)
-			if r.Silence > 0 {
-				ev = fmt.Sprintf("PING after %s of silence: %s", fmtDur(r.Silence), r.Verdict)
-			}
-			if r.Note != "" {
-				ev += " (" + r.Note + ")"
-			}
-			f.Evidence = append(f.Evidence, ev)
-		}
-	}
-	// Every connection that ended silent without a GOAWAY, whatever it
-	// was for.
-	var closeMin, closeMax time.Duration
-	for _, v := range views {
-		if len(v.goaways) > 0 || (v.end != endEOF && v.end != endReset) || v.silenceAtEnd < max(500*time.Millisecond, 10*p.rtt) {
-			continue
-		}
-		s := v.silenceAtEnd
+	closed := func(s time.Duration) {
 		closes++
 		if closeMin == 0 || s < closeMin {
 			closeMin = s
 		}
 		closeMax = max(closeMax, s)
-		f.Evidence = append(f.Evidence, fmt.Sprintf("a %s connection was closed (%s, no GOAWAY) after %s of silence", v.role, v.end, fmtDur(s)))
+	}
+	var cut []idleResult // rungs a drain or the server's limits ended first
+	for _, r := range rungs {
+		switch r.Verdict {
+		case idleAnswered:
+			// Answered after that much silence: the timeout is longer,
+			// less the lateness of the path's timer (HAProxy's fires a
+			// few milliseconds after its configured timeout).
+			lo = max(lo, r.Silence-timerLateness)
+			answered = max(answered, r.Silence)
+		case idleUnanswered:
+			drops++
+			if hi == 0 || r.Silence < hi {
+				hi = r.Silence
+			}
+		case idleClosed:
+			closed(r.Silence)
+		case idleNotReached:
+			if r.Ended {
+				cut = append(cut, r)
+				reached = max(reached, r.Silence)
+			}
+		}
+		if r.Verdict == verdictImplied {
+			continue
+		}
+		ev := fmt.Sprintf("idle %s: %s", fmtDur(r.Target), r.Verdict)
+		if r.Silence > 0 && r.Verdict != idleNotReached && r.Verdict != idleClosed {
+			ev = fmt.Sprintf("PING after %s of silence: %s", fmtDur(r.Silence), r.Verdict)
+		}
+		switch {
+		case r.Verdict == idleClosed:
+			ev = fmt.Sprintf("idle %s: %s", fmtDur(r.Target), r.Note)
+		case r.Note != "":
+			ev += " (" + r.Note + ")"
+		}
+		f.Evidence = append(f.Evidence, ev)
+	}
+	// Every other connection that ended silent without a GOAWAY, whatever
+	// it was for, summed up by what it was for.
+	type roleCloses struct {
+		n        int
+		min, max time.Duration
+		kinds    map[string]bool
+	}
+	byRole := map[string]*roleCloses{}
+	var roles []string
+	for _, v := range views {
+		if v.role == rolePathIdle || len(v.goaways) > 0 || (v.end != endEOF && v.end != endReset) || v.silenceAtEnd < max(500*time.Millisecond, 10*p.rtt) {
+			continue
+		}
+		s := v.silenceAtEnd
+		closed(s)
+		rc := byRole[v.role]
+		if rc == nil {
+			rc = &roleCloses{min: s, kinds: map[string]bool{}}
+			byRole[v.role] = rc
+			roles = append(roles, v.role)
+		}
+		rc.n++
+		rc.min, rc.max = min(rc.min, s), max(rc.max, s)
+		rc.kinds[v.end] = true
+	}
+	for _, role := range roles {
+		rc := byRole[role]
+		var kinds []string
+		for k := range rc.kinds {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		span := fmtDur(rc.min)
+		if fmtDur(rc.max) != span {
+			span += ".." + fmtDur(rc.max)
+		}
+		f.Evidence = append(f.Evidence, fmt.Sprintf("%d connection(s) held for %s closed (%s, no GOAWAY) after %s of silence", rc.n, roleText(role), strings.Join(kinds, " or "), span))
 	}
 	if closes > 0 {
 		// The close comes when the timer fires: about the timeout.
@@ -524,7 +607,7 @@ func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, views []connVi
 	switch {
 	case hi > 0 && lo >= hi:
 		f.Observed, f.Confidence = true, ConfidenceLow
-		f.Result = fmt.Sprintf("inconsistent: a connection was cut after %s of silence but another answered after %s", fmtDur(hi), fmtDur(lo))
+		f.Result = fmt.Sprintf("inconsistent: a connection was cut after %s of silence but another answered after %s", fmtDur(hi), fmtDur(answered))
 		f.Low, f.High = 0, hi
 	case hi > 0:
 		f.Observed, f.Confidence = true, ConfidenceMedium
@@ -546,7 +629,7 @@ func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, views []connVi
 		}
 		switch {
 		case closes > 0 && drops > 0:
-			f.Note = "silent connections were both dropped and closed without GOAWAY: something on the path forgets idle flows"
+			f.Note = "some silent connections were closed without GOAWAY and PINGs on others went unanswered: something on the path both closes and forgets idle flows"
 		case closes > 0:
 			f.Note = fmt.Sprintf("silent connections were closed (FIN or reset) with no GOAWAY; no gRPC server closes an idle connection that way (%s drains with a GOAWAY), so a proxy or load balancer on the path closed them, e.g. HAProxy's timeout client/server, or the server's host", implName(rep.Peer.Implementation))
 		default:
@@ -555,24 +638,37 @@ func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, views []connVi
 	default:
 		f.Confidence = ConfidenceNone
 		f.Result = "no drop observed"
-		if lo > 0 {
-			f.Result = fmt.Sprintf("no drop observed: a PING after %s of silence was still answered", fmtDur(lo))
+		if answered > 0 {
+			f.Result = fmt.Sprintf("no drop observed: a PING after %s of silence was still answered", fmtDur(answered))
 		}
 		if srvTime.Observed && srvTime.High > 0 {
-			f.Note = fmt.Sprintf("the server's own keepalive PINGs (every ~%s) keep its connections' flows alive, so longer idle periods do not occur on them", fmtDur(srvTime.High))
+			f.Note = fmt.Sprintf("the server's own keepalive PINGs (%s) keep its connections' flows alive, so longer idle periods do not occur on them", srvTime.Result)
 		}
-		next := time.Duration(0)
-		if len(o.notTried) > 0 {
-			next = o.notTried[0]
+		switch {
+		case len(cut) > 0:
+			// Longer silences end first by the server's (or the proxy's)
+			// own limits: no budget reaches them.
+			who := "the server"
+			if rep.Peer.Proxy {
+				who = implName(rep.Peer.Implementation)
+			}
+			rep.Limits = append(rep.Limits, fmt.Sprintf("no path idle connection stayed silent longer than about %s: %s ended them first (on one, %s), so a path idle timeout longer than that cannot be seen from here, whatever the budget; nor can one cut these connections, which %s ends sooner",
+				fmtDur(max(reached, answered)), who, cut[0].EndedHow, who))
+		case len(o.notTried) > 0 || len(rungs) == 0:
+			msg := fmt.Sprintf("path idle timeout: no drop within %s of silence", fmtDur(answered))
+			if len(rungs) == 0 {
+				msg = "path idle timeout: the budget allowed no idle period"
+			}
+			if len(o.notTried) > 0 {
+				next := o.notTried[0]
+				msg += fmt.Sprintf("; trying %s of silence needs --budget of at least %s", fmtDur(next), fmtDur(next+p.ackWait()+5*time.Second))
+				if p.connLimited() {
+					rep.Limits = append(rep.Limits, msg+", and a connection the limit refused others: probe where the limit allows more connections")
+					break
+				}
+			}
+			rep.Open = append(rep.Open, msg)
 		}
-		msg := fmt.Sprintf("path idle timeout: no drop within %s of silence", fmtDur(lo))
-		if len(rungs) == 0 {
-			msg = "path idle timeout: the budget allowed no idle period"
-		}
-		if next > 0 {
-			msg += fmt.Sprintf("; trying %s of silence needs --budget of at least %s", fmtDur(next), fmtDur(next+p.ackWait()+5*time.Second))
-		}
-		rep.Open = append(rep.Open, msg)
 	}
 	f.Evidence = append(f.Evidence, "the probe disables TCP keepalive on its sockets; the server's kernel may still send TCP keepalive probes, which also keep flows alive")
 	return f
@@ -618,6 +714,27 @@ func (p *prober) analyzeStreamIdle(views []connView) Finding {
 	}
 	slices.Sort(cs)
 	f.Evidence = append(f.Evidence, fmt.Sprintf("%d streams held open with nothing on them were reset after %s..%s of silence (%s)", len(ss), fmtDur(ss[0]), fmtDur(ss[len(ss)-1]), strings.Join(cs, ", ")))
-	f.Note = "long-lived streams that stay silent longer than this are cut: send messages on them more often, or raise the timer (nginx: grpc_read_timeout and grpc_send_timeout; Envoy: stream_idle_timeout)"
+	f.Note = "long-lived streams that stay silent longer than this are cut: send messages on them more often, or raise the timer (nginx: grpc_read_timeout, how long it waits for the server behind it; Envoy: stream_idle_timeout)"
+	switch p.peer.Implementation {
+	case ImplNginx:
+		f.Note = "nginx's grpc_read_timeout: it ends a stream on which the server behind it sent nothing that long (RST_STREAM to the client, \"upstream timed out\" in its error log); long-lived streams that stay silent longer are cut"
+	case ImplEnvoy:
+		f.Note = "Envoy's stream_idle_timeout: it ends a stream with no activity that long; long-lived streams that stay silent longer are cut"
+	}
 	return f
+}
+
+// roleText says what a connection was held for, for evidence lines.
+func roleText(role string) string {
+	switch role {
+	case watchHeld:
+		return "the age (a stream held open)"
+	case watchNone:
+		return "the idle limit (no stream)"
+	case watchActivity:
+		return "the idle limit (one health check, then no stream)"
+	case "ping enforcement":
+		return "ping enforcement"
+	}
+	return role
 }

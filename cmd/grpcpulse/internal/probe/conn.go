@@ -95,7 +95,9 @@ type h2conn struct {
 	idleSince   time.Time     // when openStreams last became 0
 	role        string        // what the probe uses the connection for
 	maxWriteGap time.Duration // the longest the probe wrote nothing, up to the first GOAWAY
+	maxQuiet    time.Duration // the longest the connection carried nothing, either way
 	closedAt    time.Time
+	readDone    bool // the read loop has ended: no stream will be answered
 	closeErr    error
 	localClose  bool
 	peerClosed  bool   // the connection ended before this side closed it
@@ -339,7 +341,12 @@ func (c *h2conn) readLoop() {
 			if c.closeErr == nil {
 				c.closeErr = err
 			}
-			streams := c.streams
+			// Streams opened from now on are ended at once (openStream).
+			c.readDone = true
+			streams := make([]*h2stream, 0, len(c.streams))
+			for _, s := range c.streams {
+				streams = append(streams, s)
+			}
 			c.mu.Unlock()
 			for _, s := range streams {
 				s.end()
@@ -348,6 +355,7 @@ func (c *h2conn) readLoop() {
 			return
 		}
 		c.mu.Lock()
+		c.quietLocked(now)
 		c.lastRead = now
 		c.mu.Unlock()
 		switch f := f.(type) {
@@ -512,7 +520,20 @@ func (c *h2conn) touchWriteLocked(now time.Time) {
 	if len(c.goaways) == 0 && !c.lastWrite.IsZero() {
 		c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
 	}
+	c.quietLocked(now)
 	c.lastWrite = now
+}
+
+// quietLocked accounts for a frame at now, either way, in maxQuiet. c.mu
+// is held.
+func (c *h2conn) quietLocked(now time.Time) {
+	last := c.lastRead
+	if c.lastWrite.After(last) {
+		last = c.lastWrite
+	}
+	if !last.IsZero() {
+		c.maxQuiet = max(c.maxQuiet, now.Sub(last))
+	}
 }
 
 // Close closes the socket; the read loop then ends.

@@ -413,9 +413,11 @@ func fmtDur(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "0s"
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
+	case d.Round(100*time.Millisecond) < time.Minute:
 		return strings.TrimSuffix(d.Round(100*time.Millisecond).String(), ".0s")
 	}
 	s := d.Round(time.Second).String()

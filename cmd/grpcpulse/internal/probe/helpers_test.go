@@ -3,7 +3,9 @@ package probe
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -141,4 +144,33 @@ func startStoppableServer(t *testing.T, stop <-chan struct{}) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// startHAProxy runs HAProxy in TCP mode in front of backend, closing
+// flows idle for timeout, with at most maxconn connections (0: no
+// limit), and returns its address.
+func startHAProxy(t *testing.T, backend string, timeout time.Duration, maxconn int) string {
+	t.Helper()
+	return foreign.StartHAProxy(t, foreign.HAProxyConfig{
+		Backend: backend, TimeoutConnect: 2 * time.Second, TimeoutClient: timeout, TimeoutServer: timeout, MaxConn: maxconn,
+	}).Addr
+}
+
+// unusedAddr returns a loopback address nothing listens on, below the
+// kernel's ephemeral port range: a port the kernel hands out may be
+// reused at once as the local end of another test's connection, and a
+// connect to it is then reset rather than refused.
+func unusedAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
+	}
+	t.Fatal("no free port in 10000-19999 on 127.0.0.1")
+	return ""
 }

@@ -148,12 +148,12 @@ func settingsText(ss []http2.Setting) string {
 	}
 	var parts []string
 	for _, s := range ss {
-		parts = append(parts, fmt.Sprintf("%s=%d", settingName(s.ID), s.Val))
+		parts = append(parts, fmt.Sprintf("%s=%d", h2SettingName(s.ID), s.Val))
 	}
 	return strings.Join(parts, " ")
 }
 
-func settingName(id http2.SettingID) string {
+func h2SettingName(id http2.SettingID) string {
 	if id == grpcSettingAllowTrueBinaryMetadata {
 		return "0xfe03"
 	}

@@ -49,19 +49,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "Server: %s (%s)\n\n", implName(r.Peer.Implementation), strings.Join(r.Peer.Evidence, "; "))
 	}
-	titles := map[string]string{
-		FindingRTT:                 "RTT",
-		FindingMinTime:             "Minimum ping interval (grpc-go EnforcementPolicy.MinTime)",
-		FindingPermitWithoutStream: "Pings without calls (grpc-go EnforcementPolicy.PermitWithoutStream)",
-		FindingMaxConnectionAge:    "Connection age limit (MaxConnectionAge)",
-		FindingMaxConnectionGrace:  "Grace after the age (MaxConnectionAgeGrace)",
-		FindingMaxConnectionIdle:   "Idle limit (MaxConnectionIdle)",
-		FindingServerKeepalive:     "Server keepalive Time (server pings)",
-		FindingPathIdleTimeout:     "Path idle timeout",
-		FindingStreamIdleTimeout:   "Silent stream timeout",
-	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%s: %s [confidence: %s]\n", titles[f.Name], f.Result, f.Confidence)
+		fmt.Fprintf(&b, "%s: %s [confidence: %s]\n", findingTitle(f.Name, r.Peer), f.Result, f.Confidence)
 		for _, e := range f.Evidence {
 			fmt.Fprintf(&b, "    - %s\n", e)
 		}
@@ -98,7 +87,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  - %s\n", m)
 	}
 	if a.Client == ImplGo && a.Helps && !r.Peer.Proxy {
-		fmt.Fprintf(&b, "\nChecked with options.Validate against the measured server policy\n  %s\n", a.ServerPolicyText)
+		how := ""
+		if impl := r.Peer.Implementation; impl == ImplCCore || impl == ImplJS || impl == ImplJava {
+			how = fmt.Sprintf(" (%s's settings; Validate reads them as a grpc-go server with the same values)", implName(impl))
+		}
+		fmt.Fprintf(&b, "\nChecked with options.Validate against the measured server policy%s\n  %s\n", how, a.ServerPolicyText)
 		if len(a.Validate) == 0 {
 			b.WriteString("  no findings\n")
 		}

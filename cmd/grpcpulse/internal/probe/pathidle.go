@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -29,11 +30,20 @@ const (
 
 // idleResult is what one idle connection saw.
 type idleResult struct {
-	Target  time.Duration // the idle period aimed for
-	Silence time.Duration // the silence actually held before the PING
+	Target time.Duration // the idle period aimed for
+	// Silence is the silence held before the PING; for a closed rung,
+	// until the close; for a rung not reached, the longest held.
+	Silence time.Duration
 	Verdict string
 	Note    string
+	// Ended is set on a rung not reached because the server (or the
+	// proxy) drained and closed its connection first; EndedHow says how.
+	Ended    bool
+	EndedHow string
 }
+
+// rolePathIdle is the role of the path idle connections.
+const rolePathIdle = "path idle"
 
 // pathIdleOutcome collects the idle rungs.
 type pathIdleOutcome struct {
@@ -115,7 +125,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		return r
 	}
 	defer c.Close()
-	c.setRole("path idle")
+	c.setRole(rolePathIdle)
 	if p.held {
 		if _, err := p.holdStream(ctx, c); err != nil {
 			r.Verdict, r.Note = idleNotReached, err.Error()
@@ -149,11 +159,22 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		if !c.alive() {
 			if len(c.goawaySnapshot()) == 0 && (c.endKind() == endEOF || c.endKind() == endReset) {
 				r.Silence = c.silenceAtEnd()
-				r.Verdict, r.Note = idleClosed, fmt.Sprintf("the connection was closed (%s, no GOAWAY) after %s of silence", c.endKind(), fmtDur(r.Silence))
-				p.progress("path idle: %s", r.Note)
+				r.Verdict, r.Note = idleClosed, fmt.Sprintf("closed (%s, no GOAWAY) after %s of silence", c.endKind(), fmtDur(r.Silence))
+				p.progress("path idle: the connection was %s", r.Note)
 				return r
 			}
 			r.Verdict, r.Note = idleNotReached, "the connection ended while idle: "+p.endNote(c)
+			if g := c.goawaySnapshot(); len(g) > 0 {
+				c.mu.Lock()
+				r.Silence = c.maxQuiet
+				rsts := slices.Clone(c.rsts)
+				c.mu.Unlock()
+				r.Ended, r.EndedHow = true, p.endNote(c)
+				if len(rsts) > 0 && rsts[0].At.Before(g[0].At) {
+					r.EndedHow = fmt.Sprintf("the stream held open was reset (%s) after %s of silence, then %s", rsts[0].Code, fmtDur(rsts[0].Silence), r.EndedHow)
+				}
+				r.Note = fmt.Sprintf("the longest silence held was %s: %s", fmtDur(r.Silence), r.EndedHow)
+			}
 			return r
 		}
 		if c.lastActivity().Equal(last) {
@@ -175,6 +196,18 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		r.Verdict, r.Note = idleAnswered, fmt.Sprintf("PING answered in %s", fmtRTT(at.Sub(sent)))
 	case <-c.done:
 		r.Verdict, r.Note = idleUnanswered, "the connection ended after the PING: "+p.endNote(c)
+		if c.endKind() == endEOF && len(c.goawaySnapshot()) == 0 {
+			// A FIN with no GOAWAY right behind the PING: the path's
+			// timer fired as the PING went out, and it closed the flow
+			// as it closes every idle one. The close is what it does at
+			// its timeout, counted once, as a close; the PING was not
+			// dropped.
+			c.mu.Lock()
+			r.Silence = c.closedAt.Sub(last)
+			c.mu.Unlock()
+			r.Verdict = idleClosed
+			r.Note = fmt.Sprintf("closed (FIN, no GOAWAY) %s after the PING, %s after the last frame before it", fmtDur(r.Silence-sent.Sub(last)), fmtDur(r.Silence))
+		}
 	case <-t.C:
 		r.Verdict, r.Note = idleUnanswered, fmt.Sprintf("no PING ACK within %s", fmtDur(p.ackWait()))
 	case <-ctx.Done():

@@ -104,6 +104,11 @@ type Finding struct {
 	Evidence []string `json:"evidence,omitempty"`
 	// Note explains the mechanism behind the finding, or a caveat.
 	Note string `json:"note,omitempty"`
+
+	// tried is, for the minimum ping interval, the interval of the
+	// accepted rung that bounds it, as the probe aimed it (High is the
+	// spacing as sent, a little more).
+	tried time.Duration
 }
 
 // Finding returns the finding named name, or nil.
@@ -186,7 +191,7 @@ func (p *prober) analyze(rep *Report, conns []*h2conn, enf *enforceOutcome, life
 			f.HighSeconds = secs(f.High)
 		}
 	}
-	rep.Advice = advise(p.cfg.Client, rep.Peer, minTime, permit, age, grace, idleF, srvTime, pathF)
+	rep.Advice = advise(p.cfg.Client, rep)
 	rep.ElapsedSeconds = time.Since(p.start).Seconds()
 }
 
@@ -295,15 +300,26 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		mt.Note = "timing noise near the limit (a busy server or path); run again with a larger --budget"
 	case hi > 0:
 		mt.Observed = true
+		mt.tried = hiR.Interval
 		mt.Result = bracketText(lo, hi)
 		mt.Confidence = ConfidenceHigh
 		if lo == 0 {
 			mt.Result = fmt.Sprintf("at most %s (the shortest interval tried was accepted)", fmtDur(hi))
+			if _, ok := knownWithout(FindingMinTime, rep.Peer.Implementation); ok {
+				mt.Result = fmt.Sprintf("none: pings %s apart, the shortest interval tried, were accepted", fmtDur(hiR.Interval))
+			}
 			mt.Confidence = ConfidenceMedium
 		}
 		_ = loR
-		_ = hiR
 	case lo > 0:
+		ref := settingRef(FindingMinTime, rep.Peer.Implementation)
+		// Longer intervals that the connection limit kept from running.
+		var limited []time.Duration
+		for _, r := range rungs {
+			if r.Held == p.held && r.Cut == cutLimit && r.Interval > lo && !slices.Contains(limited, r.Interval) {
+				limited = append(limited, r.Interval)
+			}
+		}
 		mt.Observed = true
 		mt.Confidence = ConfidenceMedium
 		mt.Result = fmt.Sprintf("more than %s (every interval decided, up to %s, was rejected)", fmtDur(lo), fmtDur(maxDecided))
@@ -311,30 +327,53 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		case o.limitedBy > 0:
 			// No budget helps: the server's own limit ends every
 			// connection before a longer interval can be judged.
-			rep.Limits = append(rep.Limits, fmt.Sprintf("the server drains connections after about %s, so a connection lives too short to judge ping intervals above %s (each needs %d pings): MinTime above that cannot be measured against this server, whatever the budget",
-				fmtDur(o.limitedBy), fmtDur(max(o.longestFeasible, lo)), pingsPerRung))
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the server drains connections after about %s, so a connection lives too short to judge ping intervals above %s (each needs %d pings): %s above that cannot be measured against this server, whatever the budget",
+				fmtDur(o.limitedBy), fmtDur(max(o.longestFeasible, lo)), pingsPerRung, ref))
 		case o.pathLimited > 0:
-			rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for about %s, so ping intervals longer than that cannot be judged through it: MinTime above %s cannot be measured from here, whatever the budget",
-				fmtDur(o.pathLimited), fmtDur(lo)))
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for about %s, so ping intervals longer than that cannot be judged through it: %s above %s cannot be measured from here, whatever the budget",
+				fmtDur(o.pathLimited), ref, fmtDur(lo)))
+		case len(limited) > 0:
+			// More budget only tries longer intervals on more
+			// connections, which the limit refuses too.
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the connection limit left no connection for ping intervals %s..%s, so %s above %s cannot be measured while it holds the probe to so few connections",
+				fmtDur(limited[0]), fmtDur(limited[len(limited)-1]), ref, fmtDur(lo)))
+		case len(o.notTried) > 0 && p.connLimited():
+			// A larger budget alone tries the next interval on one more
+			// connection, which the limit may refuse as well.
+			next := o.notTried[0]
+			rep.Limits = append(rep.Limits, fmt.Sprintf("%s is above %s; the next interval, %s, needs --budget of at least %s and a connection the limit refused others: probe where the limit allows more connections",
+				ref, fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
 		case len(o.notTried) > 0:
 			next := o.notTried[0]
-			rep.Open = append(rep.Open, fmt.Sprintf("EnforcementPolicy.MinTime is above %s; the next interval, %s, needs --budget of at least %s",
-				fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
+			rep.Open = append(rep.Open, fmt.Sprintf("%s: above %s; the next interval, %s, needs --budget of at least %s",
+				settingLabel(FindingMinTime, rep.Peer.Implementation), fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
 		}
 	default:
 		mt.Confidence = ConfidenceNone
 		mt.Result = "not measured"
 		if !p.held && len(rungs) > 0 {
-			mt.Result = "not measured: every ping interval was rejected on connections without RPCs, so MinTime and PermitWithoutStream=false cannot be told apart"
-			rep.Open = append(rep.Open, "EnforcementPolicy.MinTime: without a held stream it cannot be told from PermitWithoutStream=false; pass --stream-method")
+			mt.Result = "not measured: every ping interval was rejected on connections without RPCs, so a minimum interval and a ban on pings without calls cannot be told apart"
+			rep.Open = append(rep.Open, settingLabel(FindingMinTime, rep.Peer.Implementation)+": without a held stream it cannot be told from a ban on pings without calls; pass --stream-method")
 		} else if len(rungs) == 0 {
-			rep.Open = append(rep.Open, fmt.Sprintf("EnforcementPolicy.MinTime: the budget allowed no ping interval; pass --budget of at least %s", fmtDur(p.rungTime(300*time.Millisecond).Round(time.Second)+5*time.Second)))
+			rep.Open = append(rep.Open, fmt.Sprintf("%s: the budget allowed no ping interval; pass --budget of at least %s", settingLabel(FindingMinTime, rep.Peer.Implementation), fmtDur(p.rungTime(300*time.Millisecond).Round(time.Second)+5*time.Second)))
 		}
 	}
 	if mt.Observed && mt.Confidence != ConfidenceLow {
-		mt.Note = "grpc-go, C-core and grpc-java count a strike for a PING sooner than their minimum interval after the previous one while they write nothing, and send GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		switch rep.Peer.Implementation {
+		case ImplGo:
+			mt.Note = "grpc-go counts a strike for a PING sooner than MinTime after the previous one while it writes nothing on any stream, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		case ImplCCore:
+			mt.Note = "C-core counts a strike for a PING sooner than grpc.http2.min_ping_interval_without_data_ms after the previous one while it sends no data, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third (grpc.http2.max_ping_strikes, 2 by default)"
+		case ImplJava:
+			mt.Note = "grpc-java counts a strike for a PING sooner than permitKeepAliveTime after the last PING it accepted (or after the connection's start), while it writes nothing, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		default:
+			mt.Note = "grpc-go, C-core and grpc-java count a strike for a PING sooner than their minimum interval after the previous one while they write nothing, and send GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		}
 		if lo == 0 && hi > 0 {
-			mt.Note = "every interval tried was accepted: the server enforces no ping policy this strict (grpc-js servers and proxies such as nginx enforce none)"
+			mt.Note = "every interval tried was accepted: the server enforces no minimum this strict, or none at all"
+			if none, ok := knownWithout(FindingMinTime, rep.Peer.Implementation); ok {
+				mt.Note = fmt.Sprintf("every interval tried was accepted: %s %s", implName(rep.Peer.Implementation), none)
+			}
 		}
 	}
 
@@ -367,7 +406,7 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		if p.held && hi == 0 {
 			pw.Result = "not measured: no ping interval was accepted even with a stream held, so there was nothing to compare with"
 		}
-		rep.Open = append(rep.Open, "EnforcementPolicy.PermitWithoutStream: not decided ("+pw.Result+")")
+		rep.Open = append(rep.Open, settingLabel(FindingPermitWithoutStream, rep.Peer.Implementation)+": not decided ("+pw.Result+")")
 	}
 	return mt, pw
 }
@@ -402,6 +441,14 @@ var knownIdleTimeouts = []struct {
 	{"Google Cloud firewall connection tracking (10m)", 10 * time.Minute},
 }
 
+// connLimited reports whether connections were refused or left unserved
+// after the server had answered gRPC: a connection limit.
+func (p *prober) connLimited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dialFails > 0 && p.refusedAfter == 0
+}
+
 // analyzeLimits says what limited the measurements themselves.
 func (p *prober) analyzeLimits(rep *Report, life *lifetimeOutcome, path Finding) {
 	p.mu.Lock()
@@ -421,6 +468,14 @@ func (p *prober) analyzeLimits(rep *Report, life *lifetimeOutcome, path Finding)
 		rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for %s, so a server idle limit longer than that cannot be seen from here (it never fires first); the connection held for the age was kept warm with a health check every %s", path.Result, fmtDur(warm)))
 	}
 	if rep.Peer.Proxy {
-		rep.Limits = append(rep.Limits, fmt.Sprintf("%s terminates HTTP/2: every finding here is the proxy's (its PING handling, its idle and stream timers), for the hop from the client to the proxy. The server behind it — its ping enforcement, age and idle limits, keepalive Time — governs the proxy's own connections to it and cannot be seen from here; probe it directly, from where the proxy runs", implName(rep.Peer.Implementation)))
+		rep.Limits = append(rep.Limits, fmt.Sprintf("%s terminates HTTP/2: every finding here is the proxy's (its PING handling, its idle and stream timers), for the hop from the client to the proxy. The server behind it — its ping enforcement, age and idle limits, keepalive time — governs the proxy's own connections to it and cannot be seen from here; probe it directly, from where the proxy runs", implName(rep.Peer.Implementation)))
 	}
+}
+
+// upperFirst capitalises the first letter of a sentence.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

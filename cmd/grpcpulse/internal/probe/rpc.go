@@ -44,7 +44,11 @@ func (c *h2conn) openStream(path string, authority string, msg []byte, endStream
 	c.probeData = true
 	c.lastData = now
 	s.lastAt = now
+	dead := c.readDone
 	c.mu.Unlock()
+	if dead {
+		s.end()
+	}
 	scheme := "http"
 	if c.tls {
 		scheme = "https"
