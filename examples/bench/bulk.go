@@ -81,6 +81,7 @@ type nopSink struct{}
 func (nopSink) Ping(wire.Direction, bool, [8]byte)            {}
 func (nopSink) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (nopSink) RSTStream(wire.Direction, uint32, uint32)      {}
+func (nopSink) Settings(wire.Direction, []byte)               {}
 func (nopSink) End(wire.End)                                  {}
 func (nopSink) Violation(wire.Direction, wire.Violation)      {}
 

@@ -53,8 +53,10 @@ type Journal struct {
 	pingSentAt time.Time
 	peerPings  [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
 	pingData   [8]byte
-	lastGoAway [2]goAwayKey // per direction, for de-duplicating drains
-	unclaimed  *time.Timer  // frees the journal if no handler claims it
+	lastGoAway [2]goAwayKey  // per direction, for de-duplicating drains
+	peerPingAt time.Duration // when the peer's last PING of any kind arrived (since pingEpoch)
+	fp         fingerprint
+	unclaimed  *time.Timer // frees the journal if no handler claims it
 	tag        any
 
 	side            pulse.Side
@@ -65,6 +67,9 @@ type Journal struct {
 	pingRestarted bool
 	claimed       bool
 	forgotten     bool // freed unclaimed: a late Claim must fail
+	// drainPing: the peer server's drain GOAWAY came and no PING since;
+	// the next PING is the drain's.
+	drainPing bool
 }
 
 type goAwayKey struct {
@@ -80,28 +85,28 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		rtt       time.Duration
 	)
 	switch {
-	case !ack && wire.IsKeepalivePing(data):
+	case !ack && dir == wire.Sent && wire.IsKeepalivePing(data):
+		// This side is grpc-go: its PINGs say what they are.
 		keepalive = true
 		now := time.Now()
 		j.mu.Lock()
-		if dir == wire.Sent {
-			j.rec.PingsSent++
-			switch {
-			case !j.pingOutstanding:
-				j.pingOutstanding, j.pingData, j.pingSentAt, j.pingRestarted = true, data, now, false
-			case j.conn != nil && j.conn.LastRead().After(j.pingSentAt):
-				// The outstanding PING is unanswered, yet bytes came in
-				// after it: the path was alive then, and the keepalive
-				// timer has begun again (grpc-go restarts it on any
-				// read). The silence that matters if the connection
-				// dies now is the one before this PING, so its time
-				// stands for the outstanding one.
-				j.pingData, j.pingSentAt, j.pingRestarted = data, now, true
-			}
-		} else {
-			j.rec.PingsReceived++
-			j.peerPings[j.rec.PingsReceived%int64(len(j.peerPings))] = now.Sub(pingEpoch)
+		j.rec.PingsSent++
+		switch {
+		case !j.pingOutstanding:
+			j.pingOutstanding, j.pingData, j.pingSentAt, j.pingRestarted = true, data, now, false
+		case j.conn != nil && j.conn.LastRead().After(j.pingSentAt):
+			// The outstanding PING is unanswered, yet bytes came in
+			// after it: the path was alive then, and the keepalive
+			// timer has begun again (grpc-go restarts it on any
+			// read). The silence that matters if the connection
+			// dies now is the one before this PING, so its time
+			// stands for the outstanding one.
+			j.pingData, j.pingSentAt, j.pingRestarted = data, now, true
 		}
+		j.mu.Unlock()
+	case !ack && dir == wire.Received:
+		j.mu.Lock()
+		keepalive = j.peerPingLocked(data)
 		j.mu.Unlock()
 	case ack && dir == wire.Received:
 		// Only an ACK of this side's keepalive PING is timed; the clock
@@ -130,6 +135,82 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 	}
 }
 
+// peerPingLocked reads a PING the peer sent (see peer.go): it feeds the
+// fingerprint, and records and reports whether the PING is a keepalive.
+// The clock is read only for a PING whose payload does not say what it
+// is.
+func (j *Journal) peerPingLocked(data [8]byte) bool {
+	impl := j.fp.impl
+	if impl == pulse.ImplementationGo && !j.drainPing {
+		// The busiest case, a grpc-go peer's BDP PING per burst of DATA,
+		// is decided by its payload alone.
+		if data != wire.KeepalivePingData {
+			return false
+		}
+	}
+	now := time.Since(pingEpoch)
+	prev := j.peerPingAt
+	j.peerPingAt = now
+	if impl == pulse.ImplementationUnknown {
+		j.fp.readPing(data, now)
+		if j.fp.impl != impl {
+			j.claimedLocked()
+		}
+	}
+	if j.drainPing {
+		j.drainPing = false
+		return false
+	}
+	var keepalive bool
+	switch j.fp.impl {
+	case pulse.ImplementationGo:
+		keepalive = data == wire.KeepalivePingData
+	case pulse.ImplementationJS:
+		keepalive = true
+	case pulse.ImplementationCCore:
+		keepalive = true
+		if j.conn != nil {
+			var prevAt time.Time
+			if prev > 0 {
+				prevAt = pingEpoch.Add(prev)
+			}
+			keepalive = cCoreKeepalive(j.conn.LastDataWrite(), prevAt, pingEpoch.Add(now))
+		}
+	default:
+		keepalive = wire.IsKeepalivePing(data)
+	}
+	if keepalive {
+		j.rec.PingsReceived++
+		j.peerPings[j.rec.PingsReceived%int64(len(j.peerPings))] = now
+	}
+	return keepalive
+}
+
+// claimedLocked records the implementation the fingerprint just claimed.
+func (j *Journal) claimedLocked() {
+	j.rec.Peer = j.fp.impl
+	if j.fp.impl == pulse.ImplementationCCore && j.conn != nil {
+		// C-core's PINGs are told apart by the DATA this side wrote
+		// before them.
+		j.conn.TrackDataWrites()
+	}
+}
+
+// Settings implements wire.Sink: the peer's first SETTINGS frame.
+func (j *Journal) Settings(dir wire.Direction, payload []byte) {
+	if dir != wire.Received {
+		return
+	}
+	j.mu.Lock()
+	if j.fp.impl == pulse.ImplementationUnknown {
+		j.fp.readSettings(peerOf(j.side), payload)
+		if j.fp.impl != pulse.ImplementationUnknown {
+			j.claimedLocked()
+		}
+	}
+	j.mu.Unlock()
+}
+
 // GoAway implements wire.Sink.
 func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
 	// A GOAWAY is read by the role of the side that sent it: only a
@@ -137,6 +218,9 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(sender(j.side, dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
+	if dir == wire.Received && j.side == pulse.SideClient && lastStreamID == drainLastStreamID {
+		j.drainPing = true
+	}
 	if prev := j.lastGoAway[dir]; prev == key || (prev.valid && prev.code == code && g.Reason == GoAwayNone) {
 		// A later frame of the same drain: grpc-go's two-phase drain
 		// repeats code and debug data; grpc-js and C-core repeat the code

@@ -44,6 +44,7 @@ type discard struct{}
 func (discard) Ping(wire.Direction, bool, [8]byte)            {}
 func (discard) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (discard) RSTStream(wire.Direction, uint32, uint32)      {}
+func (discard) Settings(wire.Direction, []byte)               {}
 func (discard) Violation(wire.Direction, wire.Violation)      {}
 func (discard) End(wire.End)                                  {}
 

@@ -41,6 +41,7 @@ type recorder struct {
 	events     []event
 	ends       []End
 	violations []violationEvent
+	settings   [][]byte
 }
 
 // violationEvent is a reported violation and how many events preceded it.
@@ -68,6 +69,12 @@ func (r *recorder) RSTStream(dir Direction, stream, code uint32) {
 	r.events = append(r.events, event{kind: "rst", dir: dir, stream: stream, code: code})
 }
 
+func (r *recorder) Settings(dir Direction, payload []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settings = append(r.settings, append([]byte{}, payload...))
+}
+
 func (r *recorder) Violation(dir Direction, v Violation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,7 +96,7 @@ func (r *recorder) snapshot() ([]event, []End) {
 // countingSink counts events and allocates nothing. Safe for concurrent use.
 type countingSink struct {
 	pings, goaways, rsts, ends atomic.Int64
-	violations                 atomic.Int64
+	violations, settings       atomic.Int64
 	debugBytes                 atomic.Int64
 }
 
@@ -99,6 +106,7 @@ func (c *countingSink) GoAway(_ Direction, _, _ uint32, debug []byte) {
 	c.debugBytes.Add(int64(len(debug)))
 }
 func (c *countingSink) RSTStream(Direction, uint32, uint32) { c.rsts.Add(1) }
+func (c *countingSink) Settings(Direction, []byte)          { c.settings.Add(1) }
 func (c *countingSink) Violation(Direction, Violation)      { c.violations.Add(1) }
 func (c *countingSink) End(End)                             { c.ends.Add(1) }
 

@@ -28,6 +28,12 @@ type parser struct {
 	hdrN     uint8
 	capture  uint8 // payload bytes of the current frame worth keeping
 	bufN     uint8
+	// settingsDone: the first SETTINGS frame (not an acknowledgement) was
+	// reported; later ones are only skipped.
+	settingsDone bool
+	// sawData: a DATA frame was fed since the flag was last cleared (the
+	// sent direction, for Conn.LastDataWrite).
+	sawData bool
 
 	hdr [frameHeaderLen]byte
 	buf [8 + MaxDebugData]byte
@@ -130,6 +136,9 @@ func (p *parser) skipWhole(b []byte) []byte {
 			if typ == framePing || typ == frameGoAway || typ == frameRSTStream {
 				return b[i:]
 			}
+			if typ == frameData {
+				p.sawData = true
+			}
 		case typ == frameData:
 			if flags&flagPadded != 0 || h&0x7fffff == 0 && b[i+8] == 0 {
 				return b[i:]
@@ -206,6 +215,16 @@ func (p *parser) startFrame(s Sink) {
 			return
 		}
 		p.capture = 4
+	case frameSettings:
+		if p.reportsSettings() {
+			// Whole settings only: the received direction's length was
+			// checked, and a sent frame is never reported.
+			p.capture = uint8(min(length, uint32(len(p.buf))) / settingLen * settingLen)
+		}
+	case frameData:
+		if !p.validate {
+			p.sawData = true
+		}
 	}
 	if p.padCheck {
 		p.capture = 1
@@ -358,5 +377,18 @@ func (p *parser) emit(s Sink) {
 		s.GoAway(p.dir, last, code, p.buf[8:p.bufN])
 	case frameRSTStream:
 		s.RSTStream(p.dir, p.stream, binary.BigEndian.Uint32(p.buf[0:4]))
+	case frameSettings:
+		if p.reportsSettings() {
+			p.settingsDone = true
+			s.Settings(p.dir, p.buf[:p.bufN])
+		}
 	}
+}
+
+// reportsSettings reports whether the current frame, a SETTINGS frame, is
+// the first of the received direction that is not an acknowledgement: the
+// one a peer opens the connection with, whose settings and their order say
+// which implementation it is.
+func (p *parser) reportsSettings() bool {
+	return p.dir == Received && !p.settingsDone && p.flags&flagAck == 0
 }

@@ -12,6 +12,12 @@ type Sink interface {
 	GoAway(dir Direction, lastStreamID, code uint32, debug []byte)
 	// RSTStream reports an RST_STREAM frame.
 	RSTStream(dir Direction, streamID, code uint32)
+	// Settings reports the first SETTINGS frame the peer sent that is not
+	// an acknowledgement: the one it opens the connection with. payload
+	// holds its settings in the order sent, six bytes each (a 16-bit id,
+	// a 32-bit value), at most MaxDebugData+8 bytes of them, and is only
+	// valid during the call. Only the Received direction is reported.
+	Settings(dir Direction, payload []byte)
 	// Violation reports that the frames of one direction broke HTTP/2 in a
 	// way grpc-go's framer rejects as a connection error (see Violation).
 	// It is called at most once per direction, and the observer stops
