@@ -218,8 +218,16 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(sender(j.side, dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
-	if dir == wire.Received && j.side == pulse.SideClient && lastStreamID == drainLastStreamID {
-		j.drainPing = true
+	if dir == wire.Received && j.side == pulse.SideClient {
+		if lastStreamID == drainLastStreamID {
+			j.drainPing = true
+		}
+		if j.fp.impl == pulse.ImplementationUnknown {
+			j.fp.readGoAway(j.lastGoAway[dir], g.Reason, debug)
+			if j.fp.impl != pulse.ImplementationUnknown {
+				j.claimedLocked()
+			}
+		}
 	}
 	if prev := j.lastGoAway[dir]; prev == key || (prev.valid && prev.code == code && g.Reason == GoAwayNone) {
 		// A later frame of the same drain: grpc-go's two-phase drain

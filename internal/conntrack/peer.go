@@ -35,10 +35,16 @@ import (
 //	             INITIAL_WINDOW_SIZE, MAX_HEADER_LIST_SIZE (a client's
 //	             preceded by ENABLE_PUSH); other Netty-based servers share
 //	             the shape, not the payloads
+//	             or a server's GOAWAY whose debug data is grpc-java's
+//	             "app_requested" (its shutdown), from a peer of that shape
 //	js           two PINGs whose payloads are Node's little-endian
 //	             nanosecond clock: their difference is the time between
 //	             them (grpc-js pings through Node's http2 session.ping,
-//	             which stamps its payload so)
+//	             which stamps its payload so); or a server's max-age drain
+//	             whose GOAWAY "max_age" is followed by one with no debug
+//	             data (grpc-js's session.goaway, then Node's
+//	             session.close; grpc-go and grpc-java repeat "max_age",
+//	             C-core sends none)
 //
 // Keepalive PINGs are told from a peer's other PINGs by the peer's
 // implementation, when it is known:
@@ -208,6 +214,20 @@ func (f *fingerprint) readPing(data [8]byte, now time.Duration) {
 		return
 	}
 	f.nodeVal, f.nodeAt = v, now
+}
+
+// readGoAway reads a GOAWAY the peer, a server, sent: reason is its class,
+// prev the previous one it sent (if valid), debug its debug data.
+func (f *fingerprint) readGoAway(prev goAwayKey, reason GoAwayReason, debug []byte) {
+	if !f.settings {
+		return
+	}
+	switch {
+	case string(debug) == "app_requested" && f.compat&compatJava != 0:
+		f.impl = pulse.ImplementationJava
+	case prev.valid && prev.reason == GoAwayMaxAge && reason == GoAwayNone && f.compat&compatJS != 0:
+		f.impl = pulse.ImplementationJS
+	}
 }
 
 // nodeClock reports whether two PINGs dt apart whose payloads, read as

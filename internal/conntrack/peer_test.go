@@ -142,6 +142,53 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
+// A server's drains: grpc-js's max age and grpc-java's shutdown say which
+// they are; grpc-go's and C-core's do not add to what their SETTINGS say.
+func TestFingerprintByDrain(t *testing.T) {
+	const all = drainLastStreamID
+	for _, tc := range []struct {
+		name     string
+		settings []byte
+		goaways  []struct {
+			last  uint32
+			debug string
+		}
+		want pulse.Implementation
+	}{
+		{"grpc-js max age: max_age, then Node's empty GOAWAY", jsServerSettings, []struct {
+			last  uint32
+			debug string
+		}{{all, "max_age"}, {13, ""}}, pulse.ImplementationJS},
+		{"grpc-go max age repeats max_age", goServerSettings, []struct {
+			last  uint32
+			debug string
+		}{{all, "max_age"}, {13, "max_age"}}, pulse.ImplementationUnknown},
+		{"grpc-java shutdown", javaServerSettings, []struct {
+			last  uint32
+			debug string
+		}{{all, "app_requested"}}, pulse.ImplementationJava},
+		{"app_requested from a server of another shape", nginxSettings, []struct {
+			last  uint32
+			debug string
+		}{{all, "app_requested"}}, pulse.ImplementationUnknown},
+		{"an empty drain alone says nothing", jsServerSettings, []struct {
+			last  uint32
+			debug string
+		}{{3, ""}, {3, ""}}, pulse.ImplementationUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Journal{side: pulse.SideClient}
+			j.Settings(wire.Received, tc.settings)
+			for _, g := range tc.goaways {
+				j.GoAway(wire.Received, g.last, codeNo, []byte(g.debug))
+			}
+			if got := j.Snapshot().Peer; got != tc.want {
+				t.Errorf("Peer = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // A journal claims the peer's implementation once, and keeps the first
 // claim; the snapshot carries it.
 func TestJournalClaimsPeer(t *testing.T) {

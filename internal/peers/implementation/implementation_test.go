@@ -191,6 +191,25 @@ func TestClientNamesServer(t *testing.T) {
 	}
 }
 
+// A grpc-js server without keepalive sends no PING; its max-age drain names
+// it: GOAWAY "max_age", then Node's own GOAWAY without debug data.
+func TestClientNamesJSServerByItsDrain(t *testing.T) {
+	t.Parallel()
+	js := foreign.StartJSServer(t, foreign.JSServerConfig{Args: foreign.Args{"grpc.max_connection_age_ms": 1000, "grpc.max_connection_age_grace_ms": 500}})
+	cl, cc := peertest.GoClient(t, js.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
+	defer cancel()
+	w, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = w.Recv()
+	}
+	cl.WaitClose(t, "max_connection_age", "peer")
+	waitPeer(t, cl, pulse.ImplementationJS)
+}
+
 // Behind nginx, a Go client sees nginx's HTTP/2, not its backend's: no
 // implementation is claimed.
 func TestClientClaimsNothingBehindNginx(t *testing.T) {
