@@ -196,6 +196,22 @@ func (j *Journal) claimedLocked() {
 	}
 }
 
+// SetPeer records the implementation a client's user-agent names, on a
+// server: it decides over the wire's evidence, so that the client's PINGs
+// are read by its implementation's rules even where its SETTINGS did not
+// show it (C-core with grpc.http2.true_binary off omits its own setting).
+func (j *Journal) SetPeer(impl pulse.Implementation) {
+	if impl == pulse.ImplementationUnknown || impl == pulse.ImplementationOther {
+		return
+	}
+	j.mu.Lock()
+	if j.fp.impl != impl {
+		j.fp.impl = impl
+		j.claimedLocked()
+	}
+	j.mu.Unlock()
+}
+
 // Settings implements wire.Sink: the peer's first SETTINGS frame.
 func (j *Journal) Settings(dir wire.Direction, payload []byte) {
 	if dir != wire.Received {

@@ -207,6 +207,26 @@ func TestJournalClaimsPeer(t *testing.T) {
 	}
 }
 
+// A client's user-agent decides over its SETTINGS: a C-core client whose
+// SETTINGS lack C-core's own setting is read by C-core's rules once its
+// first RPC names it.
+func TestUserAgentDecides(t *testing.T) {
+	p := newPingConn(t)
+	p.j.Settings(wire.Received, settings(http2.Setting{ID: 4, Val: 4194303}))
+	p.j.SetPeer(pulse.ImplementationCCore)
+	if _, err := p.conn.Write([]byte{0, 0, 1, 0, 0, 0, 0, 0, 1, 'x'}); err != nil {
+		t.Fatal(err)
+	}
+	p.j.Ping(wire.Received, false, counterPing(0))
+	if s := p.j.Snapshot(); s.Peer != pulse.ImplementationCCore || s.PingsReceived != 0 {
+		t.Errorf("Peer %v, %d keepalives; want c-core and its flow-control PING not counted", s.Peer, s.PingsReceived)
+	}
+	p.j.SetPeer(pulse.ImplementationOther)
+	if s := p.j.Snapshot(); s.Peer != pulse.ImplementationCCore {
+		t.Errorf("a user-agent naming no implementation replaced the claim: %v", s.Peer)
+	}
+}
+
 // Which of a peer's PINGs are keepalives, by its implementation, as the
 // journal counts them; DATA this side wrote is what tells a C-core peer's
 // flow-control PINGs from its keepalives.

@@ -116,7 +116,11 @@ func readUserAgent(ctx context.Context, ev *grpcstats.InHeader) {
 	if v := ev.Header["user-agent"]; len(v) > 0 {
 		ua = v[0]
 	}
-	c.SetPeer(conntrack.ImplementationFromUserAgent(ua))
+	impl := conntrack.ImplementationFromUserAgent(ua)
+	c.SetPeer(impl)
+	if c.Journal != nil {
+		c.Journal.SetPeer(impl)
+	}
 }
 
 func (h *Handler) attach(ctx context.Context, a *rpclink.Attempt, c *rpclink.Conn) {
