@@ -3,18 +3,29 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
 )
 
 func TestRun(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A port below the kernel's ephemeral range: one it hands out may be
+	// reused at once as the local end of another test's connection, and a
+	// connect to it is then reset rather than refused.
+	closed := ""
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			closed = addr
+			break
+		}
 	}
-	closed := ln.Addr().String()
-	ln.Close()
+	if closed == "" {
+		t.Fatal("no free port in 10000-19999 on 127.0.0.1")
+	}
 	for _, tc := range []struct {
 		args []string
 		code int

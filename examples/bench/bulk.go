@@ -81,9 +81,10 @@ type nopSink struct{}
 func (nopSink) Ping(wire.Direction, bool, [8]byte)            {}
 func (nopSink) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (nopSink) RSTStream(wire.Direction, uint32, uint32)      {}
-func (nopSink) Settings(wire.Direction, []byte)               {}
 func (nopSink) End(wire.End)                                  {}
 func (nopSink) Violation(wire.Direction, wire.Violation)      {}
+func (nopSink) Settings([]byte)                               {}
+func (nopSink) Closed()                                       {}
 
 func tcpPair() (client, server net.Conn, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -2,6 +2,8 @@ package conntrack
 
 import (
 	"encoding/binary"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -178,7 +180,7 @@ func TestFingerprintByDrain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &Journal{side: pulse.SideClient}
-			j.Settings(wire.Received, tc.settings)
+			j.Settings(tc.settings)
 			for _, g := range tc.goaways {
 				j.GoAway(wire.Received, g.last, codeNo, []byte(g.debug))
 			}
@@ -193,26 +195,36 @@ func TestFingerprintByDrain(t *testing.T) {
 // claim; the snapshot carries it.
 func TestJournalClaimsPeer(t *testing.T) {
 	j := &Journal{side: pulse.SideClient}
-	j.Settings(wire.Received, cCoreServerSettings)
+	j.Settings(cCoreServerSettings)
 	j.Ping(wire.Received, false, wire.JavaBDPPingData)
 	if got := j.Snapshot().Peer; got != pulse.ImplementationCCore {
 		t.Errorf("Peer = %v, want c-core", got)
 	}
 	j = &Journal{side: pulse.SideServer}
-	j.Settings(wire.Sent, cCoreServerSettings) // this side's own: ignored
-	j.Settings(wire.Received, javaClientSettings)
+	j.Settings(javaClientSettings)
+	j.Settings(cCoreServerSettings) // a later SETTINGS frame: only the first is read
 	j.Ping(wire.Received, false, wire.JavaClientKeepalivePingData)
 	if got := j.Snapshot().Peer; got != pulse.ImplementationJava {
 		t.Errorf("Peer = %v, want java", got)
 	}
 }
 
+// parseSettings reads a SETTINGS payload.
+func parseSettings(b []byte) []http2.Setting {
+	var ss []http2.Setting
+	for i := 0; i+6 <= len(b); i += 6 {
+		ss = append(ss, http2.Setting{ID: http2.SettingID(binary.BigEndian.Uint16(b[i:])), Val: binary.BigEndian.Uint32(b[i+2:])})
+	}
+	return ss
+}
+
 // A client's user-agent decides over its SETTINGS: a C-core client whose
 // SETTINGS lack C-core's own setting is read by C-core's rules once its
 // first RPC names it.
 func TestUserAgentDecides(t *testing.T) {
-	p := newPingConn(t)
-	p.j.Settings(wire.Received, settings(http2.Setting{ID: 4, Val: 4194303}))
+	a, b := net.Pipe()
+	go func() { _, _ = io.Copy(io.Discard, b) }()
+	p := observeWith(t, a, b, http2.Setting{ID: 4, Val: 4194303})
 	p.j.SetPeer(pulse.ImplementationCCore)
 	if _, err := p.conn.Write([]byte{0, 0, 1, 0, 0, 0, 0, 0, 1, 'x'}); err != nil {
 		t.Fatal(err)
@@ -254,8 +266,9 @@ func TestPeerPingKinds(t *testing.T) {
 			{true, c(0), true}, {true, wire.BDPPingData, false}, {true, wire.JavaBDPPingData, false}, {false, c(7), true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPingConn(t)
-			p.j.Settings(wire.Received, tc.settings)
+			a, b := net.Pipe()
+			go func() { _, _ = io.Copy(io.Discard, b) }()
+			p := observeWith(t, a, b, parseSettings(tc.settings)...)
 			var want int64
 			for i, s := range tc.steps {
 				if s.data {
@@ -308,7 +321,7 @@ func TestCCoreKeepaliveWindow(t *testing.T) {
 // payload; the PINGs after that count again.
 func TestDrainPingIsNoKeepalive(t *testing.T) {
 	j := &Journal{side: pulse.SideClient}
-	j.Settings(wire.Received, cCoreServerSettings)
+	j.Settings(cCoreServerSettings)
 	j.GoAway(wire.Received, drainLastStreamID, codeNo, nil)
 	j.Ping(wire.Received, false, counterPing(4))
 	if n := j.Snapshot().PingsReceived; n != 0 {

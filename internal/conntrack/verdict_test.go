@@ -44,9 +44,10 @@ type discard struct{}
 func (discard) Ping(wire.Direction, bool, [8]byte)            {}
 func (discard) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (discard) RSTStream(wire.Direction, uint32, uint32)      {}
-func (discard) Settings(wire.Direction, []byte)               {}
 func (discard) Violation(wire.Direction, wire.Violation)      {}
 func (discard) End(wire.End)                                  {}
+func (discard) Settings([]byte)                               {}
+func (discard) Closed()                                       {}
 
 // The verdicts a peer must not be able to choose, and the verdicts that need
 // evidence: a GOAWAY is read by the role of its sender, a violation makes

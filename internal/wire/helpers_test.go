@@ -41,7 +41,9 @@ type recorder struct {
 	events     []event
 	ends       []End
 	violations []violationEvent
-	settings   [][]byte
+	// settings holds the SETTINGS received, closed counts local Closes.
+	settings [][]byte
+	closed   int
 }
 
 // violationEvent is a reported violation and how many events preceded it.
@@ -69,16 +71,22 @@ func (r *recorder) RSTStream(dir Direction, stream, code uint32) {
 	r.events = append(r.events, event{kind: "rst", dir: dir, stream: stream, code: code})
 }
 
-func (r *recorder) Settings(dir Direction, payload []byte) {
+func (r *recorder) Violation(dir Direction, v Violation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.violations = append(r.violations, violationEvent{dir: dir, v: v, after: len(r.events)})
+}
+
+func (r *recorder) Settings(payload []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settings = append(r.settings, append([]byte{}, payload...))
 }
 
-func (r *recorder) Violation(dir Direction, v Violation) {
+func (r *recorder) Closed() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.violations = append(r.violations, violationEvent{dir: dir, v: v, after: len(r.events)})
+	r.closed++
 }
 
 func (r *recorder) End(e End) {
@@ -106,9 +114,10 @@ func (c *countingSink) GoAway(_ Direction, _, _ uint32, debug []byte) {
 	c.debugBytes.Add(int64(len(debug)))
 }
 func (c *countingSink) RSTStream(Direction, uint32, uint32) { c.rsts.Add(1) }
-func (c *countingSink) Settings(Direction, []byte)          { c.settings.Add(1) }
 func (c *countingSink) Violation(Direction, Violation)      { c.violations.Add(1) }
 func (c *countingSink) End(End)                             { c.ends.Add(1) }
+func (c *countingSink) Settings([]byte)                     { c.settings.Add(1) }
+func (c *countingSink) Closed()                             {}
 
 // oracleEvents reads stream with x/net/http2's Framer and returns the
 // PING/GOAWAY/RST_STREAM frames it returns, in order, up to its first error,

@@ -28,9 +28,6 @@ type parser struct {
 	hdrN     uint8
 	capture  uint8 // payload bytes of the current frame worth keeping
 	bufN     uint8
-	// settingsDone: the first SETTINGS frame (not an acknowledgement) was
-	// reported; later ones are only skipped.
-	settingsDone bool
 	// sawData: a DATA frame was fed since the flag was last cleared (the
 	// sent direction, for Conn.LastDataWrite).
 	sawData bool
@@ -378,17 +375,17 @@ func (p *parser) emit(s Sink) {
 	case frameRSTStream:
 		s.RSTStream(p.dir, p.stream, binary.BigEndian.Uint32(p.buf[0:4]))
 	case frameSettings:
+		// Only the validated direction's: it is the received one, and
+		// its SETTINGS never take the fast path.
 		if p.reportsSettings() {
-			p.settingsDone = true
-			s.Settings(p.dir, p.buf[:p.bufN])
+			s.Settings(p.buf[:p.bufN])
 		}
 	}
 }
 
 // reportsSettings reports whether the current frame, a SETTINGS frame, is
-// the first of the received direction that is not an acknowledgement: the
-// one a peer opens the connection with, whose settings and their order say
-// which implementation it is.
+// reported: one of the validated (received) direction that is not an
+// acknowledgement.
 func (p *parser) reportsSettings() bool {
-	return p.dir == Received && !p.settingsDone && p.flags&flagAck == 0
+	return p.validate && p.flags&flagAck == 0
 }

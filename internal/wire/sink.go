@@ -12,12 +12,14 @@ type Sink interface {
 	GoAway(dir Direction, lastStreamID, code uint32, debug []byte)
 	// RSTStream reports an RST_STREAM frame.
 	RSTStream(dir Direction, streamID, code uint32)
-	// Settings reports the first SETTINGS frame the peer sent that is not
-	// an acknowledgement: the one it opens the connection with. payload
-	// holds its settings in the order sent, six bytes each (a 16-bit id,
-	// a 32-bit value), at most MaxDebugData+8 bytes of them, and is only
-	// valid during the call. Only the Received direction is reported.
-	Settings(dir Direction, payload []byte)
+	// Settings reports a SETTINGS frame received that is not an
+	// acknowledgement, once it has been read in full. The first completes
+	// the peer's connection preface, which grpc-go reads before it makes
+	// the connection a transport; its settings, in the order sent, say
+	// which implementation the peer is. payload holds them six bytes each
+	// (a 16-bit id, a 32-bit value), at most MaxDebugData+8 bytes of them,
+	// and is only valid during the call.
+	Settings(payload []byte)
 	// Violation reports that the frames of one direction broke HTTP/2 in a
 	// way grpc-go's framer rejects as a connection error (see Violation).
 	// It is called at most once per direction, and the observer stops
@@ -31,4 +33,7 @@ type Sink interface {
 	// End, that Write's, replaces the first. Call Conn.Settle before
 	// reading what End recorded at a transport's end.
 	End(e End)
+	// Closed reports every local Close, once the wrapped conn is closed:
+	// nothing more is read from it.
+	Closed()
 }

@@ -10,7 +10,9 @@
 // return the Runtime a test needs. Where it is absent, they skip the test
 // with one line saying how to get it (apt-get install python3-grpcio, go
 // install ..., ...), or fail it with that line when GRPCPULSE_REQUIRE_PEERS=1
-// (RequireEnv), as CI sets it. Nothing is installed into the system and
+// (RequireEnv), as CI sets it. A runtime that is present but cannot be
+// prepared (the Java peer does not compile, say) fails the test in either
+// case. Nothing is installed into the system and
 // nothing is written into the source tree: the npm packages (pinned by
 // js/package-lock.json), the compiled Java peer and the peer programs go
 // to the user's cache directory (os.UserCacheDir()/grpcpulse), keyed by a

@@ -125,8 +125,10 @@ const JavaZero = time.Duration(-1)
 // NettyServerBuilder setting of the same name. A zero Duration keeps
 // grpc-java's default; JavaZero sets zero.
 //
-// grpc-java 1.41 clamps what it is given: keepAliveTime to at least 1ms,
-// keepAliveTimeout to at least 499µs, maxConnectionIdle and
+// grpc-java 1.41 clamps what it is given: keepAliveTime to at least 10s
+// and keepAliveTimeout to at least 10ms, as the channel builder does
+// (NettyServerBuilder passes both through KeepAliveManager's clamps before
+// its own, smaller floors of 1ms and 499µs), maxConnectionIdle and
 // maxConnectionAge to at least 1s. It adds ±10% jitter to maxConnectionAge.
 // Its defaults: keepAliveTime 2h, keepAliveTimeout 20s,
 // permitKeepAliveTime 5m, permitKeepAliveWithoutCalls false, no age or

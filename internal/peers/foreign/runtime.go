@@ -61,23 +61,26 @@ type lookup struct {
 	rt   Runtime
 	msg  string // why it is unavailable: one line
 	info string // details for a required run's log (command output)
+	err  error  // a failure that is not an absence: the tests' own fault
 }
 
 func (l *lookup) get(t testing.TB, find func() (Runtime, error)) Runtime {
 	t.Helper()
 	l.once.Do(func() {
 		rt, err := find()
-		if err != nil {
-			var u *unavailable
-			if errors.As(err, &u) {
-				l.msg, l.info = u.msg, u.info
-			} else {
-				l.msg = oneLine(err.Error())
-			}
-			return
+		var u *unavailable
+		switch {
+		case errors.As(err, &u):
+			l.msg, l.info = u.msg, u.info
+		case err != nil:
+			l.err = err
+		default:
+			l.rt = rt
 		}
-		l.rt = rt
 	})
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
 	if l.msg != "" {
 		if Required() && l.info != "" {
 			t.Log(l.info)

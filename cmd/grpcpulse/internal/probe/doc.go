@@ -5,25 +5,33 @@
 // "grpcpulse probe"; the command itself only parses flags.
 //
 // What it measures, each on its own connections, in parallel, within one
-// time budget:
+// time budget, reading what each implementation does rather than
+// grpc-go's wording:
 //
 //   - RTT and the server's HTTP/2 SETTINGS, on a control connection that also
-//     checks that the peer is HTTP/2 and gRPC (grpc.health.v1.Health/Check).
-//   - EnforcementPolicy.MinTime: one connection per ping interval of a ladder,
-//     each sending at most four PINGs (grpc-go's GOAWAY "too_many_pings"
-//     comes at the third strike, and the first PING is never one) while
-//     holding a stream on which the server writes nothing (Health/Watch, or
-//     --stream-method): grpc-go resets its strike count whenever it writes
-//     HEADERS or DATA. The largest rejected and smallest accepted interval
-//     bracket MinTime.
-//   - EnforcementPolicy.PermitWithoutStream: the same ladder without a
-//     stream.
-//   - MaxConnectionAge (and its grace) and MaxConnectionIdle: GOAWAY "max_age"
-//     / "max_idle" timings on held connections.
+//     checks that the peer is HTTP/2 and gRPC (grpc.health.v1.Health/Check),
+//     and names what answered: grpc-go, C-core, grpc-js, grpc-java, or a
+//     proxy (nginx) whose findings are then its own.
+//   - The minimum ping interval (grpc-go's EnforcementPolicy.MinTime,
+//     C-core's grpc.http2.min_ping_interval_without_data_ms, grpc-java's
+//     permitKeepAliveTime): one connection per ping interval of a ladder,
+//     each sending at most four PINGs (servers send GOAWAY "too_many_pings"
+//     at the third strike) while holding a stream on which the server
+//     writes nothing (Health/Watch, or --stream-method): servers reset
+//     their strike count whenever they write HEADERS or DATA. The largest
+//     rejected and smallest accepted interval bracket it.
+//   - Pings without calls: the same ladder without a stream.
+//   - The age, its grace and the idle limit: drains (GOAWAY NO_ERROR, or
+//     C-core's idle GOAWAY) on held connections, told apart by whether a
+//     stream was open and by when the last one ended.
+//   - The server's keepalive time, from its PINGs after a silence.
 //   - The path's idle timeout: connections held silent for increasing
-//     periods, then pinged once.
+//     periods, then pinged once, and every silent connection a FIN or a
+//     reset without GOAWAY ended.
+//   - A proxy's silent stream timeout: held streams it resets.
 //
-// and it advises client keepalive.ClientParameters, checked with
+// and it advises a client keepalive in the settings of the client named
+// (grpc-go, C-core, grpc-js or grpc-java), for grpc-go checked with
 // options.Validate. It lives under cmd/grpcpulse because it is a tool built
 // on top of the library (options' Validate, ServerPolicy and presets), not a
 // layer of it.

@@ -65,12 +65,7 @@ func wantOneLineError(t *testing.T, args []string, want ...string) {
 
 func TestNothingListening(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := unusedAddr(t)
 	wantOneLineError(t, []string{addr}, "cannot connect", "connection refused")
 }
 

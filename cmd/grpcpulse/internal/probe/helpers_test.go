@@ -3,7 +3,11 @@ package probe
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/options"
 )
 
@@ -92,3 +97,80 @@ func runProbe(t *testing.T, cfg Config) *Report {
 // testEnforceLadder is a short ladder around the test servers' MinTimes
 // (2s and 3s), with rungs off their values.
 var testEnforceLadder = []time.Duration{700 * time.Millisecond, 1600 * time.Millisecond, 2400 * time.Millisecond, 3600 * time.Millisecond}
+
+// lineWatcher is a progress writer that closes seen at the first line
+// containing want.
+type lineWatcher struct {
+	syncBuffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	if strings.Contains(w.syncBuffer.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+// command2 runs the probe command with ctx, stdout and stderr given.
+func command2(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Command(ctx, args, stdout, stderr)
+}
+
+// startStoppableServer runs a grpc-go server with the health service that
+// stops (hard, as a crash would) when stop is closed.
+func startStoppableServer(t *testing.T, stop <-chan struct{}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	go func() {
+		<-stop
+		srv.Stop()
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// startHAProxy runs HAProxy in TCP mode in front of backend, closing
+// flows idle for timeout, with at most maxconn connections (0: no
+// limit), and returns its address.
+func startHAProxy(t *testing.T, backend string, timeout time.Duration, maxconn int) string {
+	t.Helper()
+	return foreign.StartHAProxy(t, foreign.HAProxyConfig{
+		Backend: backend, TimeoutConnect: 2 * time.Second, TimeoutClient: timeout, TimeoutServer: timeout, MaxConn: maxconn,
+	}).Addr
+}
+
+// unusedAddr returns a loopback address nothing listens on, below the
+// kernel's ephemeral port range: a port the kernel hands out may be
+// reused at once as the local end of another test's connection, and a
+// connect to it is then reset rather than refused.
+func unusedAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(10000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
+	}
+	t.Fatal("no free port in 10000-19999 on 127.0.0.1")
+	return ""
+}

@@ -38,23 +38,30 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n\n")
 
-	titles := map[string]string{
-		FindingRTT:                 "RTT",
-		FindingMinTime:             "EnforcementPolicy.MinTime",
-		FindingPermitWithoutStream: "EnforcementPolicy.PermitWithoutStream",
-		FindingMaxConnectionAge:    "ServerParameters.MaxConnectionAge",
-		FindingMaxConnectionGrace:  "ServerParameters.MaxConnectionAgeGrace",
-		FindingMaxConnectionIdle:   "ServerParameters.MaxConnectionIdle",
-		FindingServerKeepalive:     "ServerParameters.Time (server pings)",
-		FindingPathIdleTimeout:     "Path idle timeout",
+	if r.Interrupted {
+		b.WriteString("INTERRUPTED: the probe was cut short (SIGINT); what follows is partial\n\n")
+	}
+	if r.Stopped != "" {
+		fmt.Fprintf(&b, "STOPPED: %s\n\n", r.Stopped)
+	}
+	if r.Peer.Proxy {
+		fmt.Fprintf(&b, "Answered by a proxy: %s (%s). Every finding below is the proxy's, not the server's behind it.\n\n", implName(r.Peer.Implementation), strings.Join(r.Peer.Evidence, "; "))
+	} else {
+		fmt.Fprintf(&b, "Server: %s (%s)\n\n", implName(r.Peer.Implementation), strings.Join(r.Peer.Evidence, "; "))
 	}
 	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "%s: %s [confidence: %s]\n", titles[f.Name], f.Result, f.Confidence)
+		fmt.Fprintf(&b, "%s: %s [confidence: %s]\n", findingTitle(f.Name, r.Peer), f.Result, f.Confidence)
 		for _, e := range f.Evidence {
 			fmt.Fprintf(&b, "    - %s\n", e)
 		}
 		if f.Note != "" {
 			fmt.Fprintf(&b, "    note: %s\n", f.Note)
+		}
+	}
+	if len(r.Limits) > 0 {
+		b.WriteString("\nLimits of this measurement:\n")
+		for _, o := range r.Limits {
+			fmt.Fprintf(&b, "  - %s\n", o)
 		}
 	}
 	if len(r.Open) > 0 {
@@ -64,20 +71,33 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	a := r.Advice
-	b.WriteString("\nAdvice: client keepalive for this server and path:\n\n")
-	for _, line := range strings.Split(a.Go, "\n") {
+	hop := "this server and path"
+	if r.Peer.Proxy {
+		hop = "the hop from the client to " + implName(r.Peer.Implementation)
+	}
+	fmt.Fprintf(&b, "\nAdvice: %s client keepalive for %s:\n\n", clientProfiles[a.Client].name, hop)
+	for _, line := range strings.Split(a.Code, "\n") {
 		fmt.Fprintf(&b, "    %s\n", line)
 	}
 	b.WriteString("\n")
 	for _, reason := range a.Reasons {
 		fmt.Fprintf(&b, "  - %s\n", reason)
 	}
-	fmt.Fprintf(&b, "\nChecked with options.Validate against the measured server policy\n  %s\n", a.ServerPolicyText)
-	if len(a.Validate) == 0 {
-		b.WriteString("  no findings\n")
+	for _, m := range a.ServerMust {
+		fmt.Fprintf(&b, "  - %s\n", m)
 	}
-	for _, v := range a.Validate {
-		fmt.Fprintf(&b, "  - %s\n", v)
+	if a.Client == ImplGo && a.Helps && !r.Peer.Proxy {
+		how := ""
+		if impl := r.Peer.Implementation; impl == ImplCCore || impl == ImplJS || impl == ImplJava {
+			how = fmt.Sprintf(" (%s's settings; Validate reads them as a grpc-go server with the same values)", implName(impl))
+		}
+		fmt.Fprintf(&b, "\nChecked with options.Validate against the measured server policy%s\n  %s\n", how, a.ServerPolicyText)
+		if len(a.Validate) == 0 {
+			b.WriteString("  no findings\n")
+		}
+		for _, v := range a.Validate {
+			fmt.Fprintf(&b, "  - %s\n", v)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

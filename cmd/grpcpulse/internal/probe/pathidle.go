@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,16 +24,26 @@ var defaultIdleLadder = []time.Duration{
 const (
 	idleAnswered   = "answered"    // the PING after the idle period was acknowledged
 	idleUnanswered = "unanswered"  // it was not, or the connection was reset
+	idleClosed     = "closed"      // the silent connection was closed (FIN or reset) without GOAWAY
 	idleNotReached = "not reached" // the connection never stayed silent that long
 )
 
 // idleResult is what one idle connection saw.
 type idleResult struct {
-	Target  time.Duration // the idle period aimed for
-	Silence time.Duration // the silence actually held before the PING
+	Target time.Duration // the idle period aimed for
+	// Silence is the silence held before the PING; for a closed rung,
+	// until the close; for a rung not reached, the longest held.
+	Silence time.Duration
 	Verdict string
 	Note    string
+	// Ended is set on a rung not reached because the server (or the
+	// proxy) drained and closed its connection first; EndedHow says how.
+	Ended    bool
+	EndedHow string
 }
+
+// rolePathIdle is the role of the path idle connections.
+const rolePathIdle = "path idle"
 
 // pathIdleOutcome collects the idle rungs.
 type pathIdleOutcome struct {
@@ -63,7 +74,7 @@ func (o *pathIdleOutcome) record(r idleResult) {
 	defer o.mu.Unlock()
 	o.rungs = append(o.rungs, r)
 	o.running--
-	if r.Verdict == idleUnanswered && (o.unans == 0 || r.Silence < o.unans) {
+	if (r.Verdict == idleUnanswered || r.Verdict == idleClosed) && (o.unans == 0 || r.Silence < o.unans) {
 		o.unans = r.Silence
 	}
 }
@@ -114,6 +125,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		return r
 	}
 	defer c.Close()
+	c.setRole(rolePathIdle)
 	if p.held {
 		if _, err := p.holdStream(ctx, c); err != nil {
 			r.Verdict, r.Note = idleNotReached, err.Error()
@@ -145,7 +157,24 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 			return r
 		}
 		if !c.alive() {
+			if len(c.goawaySnapshot()) == 0 && (c.endKind() == endEOF || c.endKind() == endReset) {
+				r.Silence = c.silenceAtEnd()
+				r.Verdict, r.Note = idleClosed, fmt.Sprintf("closed (%s, no GOAWAY) after %s of silence", c.endKind(), fmtDur(r.Silence))
+				p.progress("path idle: the connection was %s", r.Note)
+				return r
+			}
 			r.Verdict, r.Note = idleNotReached, "the connection ended while idle: "+p.endNote(c)
+			if g := c.goawaySnapshot(); len(g) > 0 {
+				c.mu.Lock()
+				r.Silence = c.maxQuiet
+				rsts := slices.Clone(c.rsts)
+				c.mu.Unlock()
+				r.Ended, r.EndedHow = true, p.endNote(c)
+				if len(rsts) > 0 && rsts[0].At.Before(g[0].At) {
+					r.EndedHow = fmt.Sprintf("the stream held open was reset (%s) after %s of silence, then %s", rsts[0].Code, fmtDur(rsts[0].Silence), r.EndedHow)
+				}
+				r.Note = fmt.Sprintf("the longest silence held was %s: %s", fmtDur(r.Silence), r.EndedHow)
+			}
 			return r
 		}
 		if c.lastActivity().Equal(last) {
@@ -167,6 +196,18 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		r.Verdict, r.Note = idleAnswered, fmt.Sprintf("PING answered in %s", fmtRTT(at.Sub(sent)))
 	case <-c.done:
 		r.Verdict, r.Note = idleUnanswered, "the connection ended after the PING: "+p.endNote(c)
+		if c.endKind() == endEOF && len(c.goawaySnapshot()) == 0 {
+			// A FIN with no GOAWAY right behind the PING: the path's
+			// timer fired as the PING went out, and it closed the flow
+			// as it closes every idle one. The close is what it does at
+			// its timeout, counted once, as a close; the PING was not
+			// dropped.
+			c.mu.Lock()
+			r.Silence = c.closedAt.Sub(last)
+			c.mu.Unlock()
+			r.Verdict = idleClosed
+			r.Note = fmt.Sprintf("closed (FIN, no GOAWAY) %s after the PING, %s after the last frame before it", fmtDur(r.Silence-sent.Sub(last)), fmtDur(r.Silence))
+		}
 	case <-t.C:
 		r.Verdict, r.Note = idleUnanswered, fmt.Sprintf("no PING ACK within %s", fmtDur(p.ackWait()))
 	case <-ctx.Done():
@@ -179,7 +220,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 // endNote says how a connection ended.
 func (p *prober) endNote(c *h2conn) string {
 	if g := c.goawaySnapshot(); len(g) > 0 {
-		return fmt.Sprintf("GOAWAY %s %q, then %s", g[0].Code, g[0].Debug, oneLine(c.err()))
+		return fmt.Sprintf("GOAWAY %s %q, then %s", g[0].Code, printable(g[0].Debug, 40), oneLine(c.err()))
 	}
 	return oneLine(c.err())
 }

@@ -54,7 +54,7 @@ func checkPermit(t *testing.T, rep *Report, want bool) {
 func TestEnforcementPermitWithoutStream(t *testing.T) {
 	t.Parallel()
 	truth := options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: 2 * time.Second, PermitWithoutStream: true}}
-	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 12 * time.Second})
+	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 14 * time.Second})
 	checkBracket(t, rep, FindingMinTime, 2*time.Second)
 	checkPermit(t, rep, true)
 	checkAdvice(t, rep, truth)
@@ -67,7 +67,7 @@ func TestEnforcementPermitWithoutStream(t *testing.T) {
 func TestEnforcementNoPingsWithoutStream(t *testing.T) {
 	t.Parallel()
 	truth := options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: 3 * time.Second, PermitWithoutStream: false}}
-	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 16 * time.Second})
+	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 18 * time.Second})
 	checkBracket(t, rep, FindingMinTime, 3*time.Second)
 	checkPermit(t, rep, false)
 	checkAdvice(t, rep, truth)
@@ -82,7 +82,7 @@ func TestStreamMethod(t *testing.T) {
 	t.Parallel()
 	truth := options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: 2 * time.Second, PermitWithoutStream: false}}
 	addr := startBareServer(t, truth)
-	rep := runProbe(t, Config{Target: addr, Budget: 12 * time.Second, StreamMethod: "probe.test.Quiet/Hold"})
+	rep := runProbe(t, Config{Target: addr, Budget: 14 * time.Second, StreamMethod: "probe.test.Quiet/Hold"})
 	if rep.GRPC.HeldStreamNote != "" {
 		t.Fatalf("held stream not available: %s", rep.GRPC.HeldStreamNote)
 	}
@@ -97,7 +97,7 @@ func TestStreamMethod(t *testing.T) {
 func TestNoHeldStream(t *testing.T) {
 	t.Parallel()
 	truth := options.ServerPolicy{Enforcement: keepalive.EnforcementPolicy{MinTime: 2 * time.Second, PermitWithoutStream: true}}
-	rep := runProbe(t, Config{Target: startBareServer(t, truth), Budget: 12 * time.Second})
+	rep := runProbe(t, Config{Target: startBareServer(t, truth), Budget: 14 * time.Second})
 	if rep.GRPC.HeldStreamNote == "" || len(rep.Open) == 0 {
 		t.Errorf("no note on the missing held stream: %+v, open %v", rep.GRPC, rep.Open)
 	}
@@ -150,7 +150,7 @@ func TestPathIdleTimeout(t *testing.T) {
 func TestDefaultServerPolicy(t *testing.T) {
 	t.Parallel()
 	truth := options.DefaultServerPolicy()
-	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 22 * time.Second,
+	rep := runProbe(t, Config{Target: startServer(t, truth), Budget: 24 * time.Second,
 		enforceLadder: []time.Duration{1600 * time.Millisecond, 3600 * time.Millisecond, 5500 * time.Millisecond}})
 	checkBracket(t, rep, FindingMinTime, 5*time.Second)
 	checkPermit(t, rep, true)
