@@ -134,13 +134,18 @@ func clientParams(c *config.Config) keepalive.ClientParameters {
 		return preset
 	}
 	p := *c.ClientParams
-	findings := clientFindings(p)
+	var fs Findings
 	if c.PeerParams != nil {
 		// The servers' own findings are not the client's to fix.
 		peer := ServerPolicy{Parameters: *c.PeerParams, Enforcement: *c.PeerEnforcement, LongestRPC: c.PeerLongestRPC}
-		findings = append(findings, pairFindings(p, peer)...)
+		for _, f := range Validate(GoClient(p), peer) {
+			if !f.server() {
+				fs = append(fs, f)
+			}
+		}
+	} else {
+		fs = Validate(GoClient(p), nil)
 	}
-	fs := sortFindings(findings)
 	rejected := fs.Fatal()
 	reportFindings(c.Handle, pulse.SideClient, rejected, fs)
 	if rejected {

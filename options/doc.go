@@ -47,9 +47,12 @@
 // stays.
 //
 // Validate checks keepalive settings before they run, a client's against
-// its servers' policy and each alone, in the words of each implementation:
-// GoClient and ServerPolicy for grpc-go. Its Findings' Err is the one way to
-// fail at start on a policy that would break connections:
+// its servers' policy and each alone, in the words of each implementation
+// and by its rules: GoClient and ServerPolicy for grpc-go, CCoreClient and
+// CCoreServer for gRPC C-core (C++, Python, Ruby, PHP), JSClient and
+// JSServer for grpc-js, JavaClient and JavaServer for grpc-java; any client
+// against any server. Its Findings' Err is the one way to fail at start on
+// a policy that would break connections:
 //
 //	if err := options.Validate(options.GoClient(params), options.GRPCDefaultServerPolicy()).Err(); err != nil {
 //		log.Fatal(err)

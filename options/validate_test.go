@@ -180,6 +180,19 @@ func TestValidateServer(t *testing.T) {
 			},
 		},
 		{
+			"Time 1s and Timeout 1s: both findings propose the same Timeout and Time, which satisfy both",
+			serverWith(func(p *ServerPolicy) { p.Parameters.Time = time.Second; p.Parameters.Timeout = time.Second }),
+			[]want{
+				{Warning, "ServerParameters.Timeout", []string{"(1s) is not below Time (1s)", "e.g. to 5s and Time to 10s"}},
+				{Warning, "ServerParameters.Timeout", []string{"is 1s", "TCP_USER_TIMEOUT", "e.g. Timeout 5s and Time 10s"}},
+			},
+		},
+		{
+			"Time 1s and Timeout 20s: Timeout stays at least 5s",
+			serverWith(func(p *ServerPolicy) { p.Parameters.Time = time.Second; p.Parameters.Timeout = 20 * time.Second }),
+			[]want{{Warning, "ServerParameters.Timeout", []string{"(20s) is not below Time (1s)", "e.g. to 5s and Time to 10s"}}},
+		},
+		{
 			"Timeout not below Time",
 			serverWith(func(p *ServerPolicy) { p.Parameters.Time = 10 * time.Second; p.Parameters.Timeout = 10 * time.Second }),
 			[]want{{Warning, "ServerParameters.Timeout", []string{"(10s) is not below Time (10s)", "Time+Timeout = 20s", "e.g. to 5s"}}},

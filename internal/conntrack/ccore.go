@@ -28,8 +28,9 @@ package conntrack
 //	too many pings (server)      GOAWAY ENHANCE_YOUR_CALM "too_many_pings",   client: too_many_pings, peer;
 //	                             streams get UNAVAILABLE "Too many pings",    cut streams are transport failures
 //	                             close (as grpc-go)
-//	client pings too fast        PINGs (payload a counter), ≥ 1 ms apart if   server: too_many_pings, local (as
-//	                             configured; 2 per data frame unless          for any client)
+//	client pings too fast        PINGs (payload a counter), at most one a     server: too_many_pings, local (as
+//	                             second whatever keepalive_time_ms says; two  for any client)
+//	                             while nothing comes from the server unless
 //	                             grpc.http2.max_pings_without_data=0
 //	client channel close         RST_STREAM CANCEL per open call, close,      server: peer_closed, peer; the
 //	                             NO GOAWAY                                    calls were cancelled (not counted)
@@ -41,8 +42,27 @@ package conntrack
 // frames (empty debug data in both GOAWAYs), so their close reason is
 // server_drain: the wire does not say which, and the status texts that follow
 // come too late (with the streams, after the first cause) and only when a
-// stream was open. C-core's PINGs carry a counter whatever they are for
-// (BDP, keepalive, the drain), so they all count as keepalive PINGs.
+// stream was open.
+//
+// C-core shows itself on the wire by its first SETTINGS frame, which alone
+// carries its own setting 0xfe03 (GRPC_ALLOW_TRUE_BINARY_METADATA): a server
+// sends INITIAL_WINDOW_SIZE 4194303, MAX_FRAME_SIZE 4194303,
+// MAX_HEADER_LIST_SIZE 8192, 0xfe03 1; a client first ENABLE_PUSH 0 and
+// MAX_CONCURRENT_STREAMS 0, then the same. Its user-agent is the wrapper's
+// token and its own: "grpc-python/1.51.1 grpc-c/29.0.0 (linux; chttp2)".
+//
+// Its PINGs carry a counter (big-endian, from 0) whatever they are for: the
+// first PING of a connection is 8 zero bytes, like grpc-go's keepalive. Its
+// flow-control (BDP) PING answers DATA it receives: at once, or when its
+// estimator's delay between probes (100 ms, growing to about 10 s on a
+// steady connection) ends. Its keepalive timer restarts whenever it reads
+// anything ("Keepalive ping cancelled. Resetting timer." in its
+// http_keepalive trace), so a keepalive PING comes only after
+// keepalive_time in which it read nothing. grpcpulse counts a C-core PING
+// as a keepalive unless this side wrote DATA since the peer's previous
+// PING, shortly before it (peer.go). Measured: a client reading a message
+// every 500 ms sends a PING after nearly every one, all flow control; an
+// idle client with keepalive_time_ms 1000 pings every second.
 
 // cCoreTeardownStatus is the grpc-message C-core writes on every stream
 // still open when it tears its server transport down (close_from_api with

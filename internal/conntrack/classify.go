@@ -56,6 +56,9 @@ type Record struct {
 
 	Ended   bool
 	EndKind wire.EndKind
+	// Peer is the implementation the wire showed the peer to run, or
+	// ImplementationUnknown (see peer.go).
+	Peer pulse.Implementation
 }
 
 // GoAwayRecord is a GOAWAY as the classifier sees it.

@@ -53,8 +53,10 @@ type Journal struct {
 	pingSentAt time.Time
 	peerPings  [4]time.Duration // the peer's last keepalive PINGs (since pingEpoch), a ring indexed by PingsReceived
 	pingData   [8]byte
-	lastGoAway [2]goAwayKey // per direction, for de-duplicating drains
-	unclaimed  *time.Timer  // frees the journal if no handler claims it
+	lastGoAway [2]goAwayKey  // per direction, for de-duplicating drains
+	peerPingAt time.Duration // when the peer's last PING of any kind arrived (since pingEpoch)
+	fp         fingerprint
+	unclaimed  *time.Timer // frees the journal if no handler claims it
 	tag        any
 
 	side            pulse.Side
@@ -65,6 +67,9 @@ type Journal struct {
 	pingRestarted bool
 	claimed       bool
 	forgotten     bool // freed unclaimed: a late Claim must fail
+	// drainPing: the peer server's drain GOAWAY came and no PING since;
+	// the next PING is the drain's.
+	drainPing bool
 	// peerPreface: the peer's connection preface, its first SETTINGS,
 	// was read in full (see Closed).
 	peerPreface bool
@@ -83,28 +88,28 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 		rtt       time.Duration
 	)
 	switch {
-	case !ack && wire.IsKeepalivePing(data):
+	case !ack && dir == wire.Sent && wire.IsKeepalivePing(data):
+		// This side is grpc-go: its PINGs say what they are.
 		keepalive = true
 		now := time.Now()
 		j.mu.Lock()
-		if dir == wire.Sent {
-			j.rec.PingsSent++
-			switch {
-			case !j.pingOutstanding:
-				j.pingOutstanding, j.pingData, j.pingSentAt, j.pingRestarted = true, data, now, false
-			case j.conn != nil && j.conn.LastRead().After(j.pingSentAt):
-				// The outstanding PING is unanswered, yet bytes came in
-				// after it: the path was alive then, and the keepalive
-				// timer has begun again (grpc-go restarts it on any
-				// read). The silence that matters if the connection
-				// dies now is the one before this PING, so its time
-				// stands for the outstanding one.
-				j.pingData, j.pingSentAt, j.pingRestarted = data, now, true
-			}
-		} else {
-			j.rec.PingsReceived++
-			j.peerPings[j.rec.PingsReceived%int64(len(j.peerPings))] = now.Sub(pingEpoch)
+		j.rec.PingsSent++
+		switch {
+		case !j.pingOutstanding:
+			j.pingOutstanding, j.pingData, j.pingSentAt, j.pingRestarted = true, data, now, false
+		case j.conn != nil && j.conn.LastRead().After(j.pingSentAt):
+			// The outstanding PING is unanswered, yet bytes came in
+			// after it: the path was alive then, and the keepalive
+			// timer has begun again (grpc-go restarts it on any
+			// read). The silence that matters if the connection
+			// dies now is the one before this PING, so its time
+			// stands for the outstanding one.
+			j.pingData, j.pingSentAt, j.pingRestarted = data, now, true
 		}
+		j.mu.Unlock()
+	case !ack && dir == wire.Received:
+		j.mu.Lock()
+		keepalive = j.peerPingLocked(data)
 		j.mu.Unlock()
 	case ack && dir == wire.Received:
 		// Only an ACK of this side's keepalive PING is timed; the clock
@@ -133,6 +138,97 @@ func (j *Journal) Ping(dir wire.Direction, ack bool, data [8]byte) {
 	}
 }
 
+// peerPingLocked reads a PING the peer sent (see peer.go): it feeds the
+// fingerprint, and records and reports whether the PING is a keepalive.
+// The clock is read only for a PING whose payload does not say what it
+// is.
+func (j *Journal) peerPingLocked(data [8]byte) bool {
+	impl := j.fp.impl
+	if impl == pulse.ImplementationGo && !j.drainPing {
+		// The busiest case, a grpc-go peer's BDP PING per burst of DATA,
+		// is decided by its payload alone.
+		if data != wire.KeepalivePingData {
+			return false
+		}
+	}
+	now := time.Since(pingEpoch)
+	prev := j.peerPingAt
+	j.peerPingAt = now
+	if impl == pulse.ImplementationUnknown {
+		j.fp.readPing(data, now)
+		if j.fp.impl != impl {
+			j.claimedLocked()
+		}
+	}
+	if j.drainPing {
+		j.drainPing = false
+		return false
+	}
+	var keepalive bool
+	switch j.fp.impl {
+	case pulse.ImplementationGo:
+		keepalive = data == wire.KeepalivePingData
+	case pulse.ImplementationJS:
+		keepalive = true
+	case pulse.ImplementationCCore:
+		keepalive = true
+		if j.conn != nil {
+			var prevAt time.Time
+			if prev > 0 {
+				prevAt = pingEpoch.Add(prev)
+			}
+			keepalive = cCoreKeepalive(j.conn.LastDataWrite(), prevAt, pingEpoch.Add(now))
+		}
+	default:
+		keepalive = wire.IsKeepalivePing(data)
+	}
+	if keepalive {
+		j.rec.PingsReceived++
+		j.peerPings[j.rec.PingsReceived%int64(len(j.peerPings))] = now
+	}
+	return keepalive
+}
+
+// claimedLocked records the implementation the fingerprint just claimed.
+func (j *Journal) claimedLocked() {
+	j.rec.Peer = j.fp.impl
+	if j.fp.impl == pulse.ImplementationCCore && j.conn != nil {
+		// C-core's PINGs are told apart by the DATA this side wrote
+		// before them.
+		j.conn.TrackDataWrites()
+	}
+}
+
+// SetPeer records the implementation a client's user-agent names, on a
+// server: it decides over the wire's evidence, so that the client's PINGs
+// are read by its implementation's rules even where its SETTINGS did not
+// show it (C-core with grpc.http2.true_binary off omits its own setting).
+func (j *Journal) SetPeer(impl pulse.Implementation) {
+	if impl == pulse.ImplementationUnknown || impl == pulse.ImplementationOther {
+		return
+	}
+	j.mu.Lock()
+	if j.fp.impl != impl {
+		j.fp.impl = impl
+		j.claimedLocked()
+	}
+	j.mu.Unlock()
+}
+
+// Settings implements wire.Sink: the first completes the peer's preface,
+// and its settings are the first evidence of the peer's implementation.
+func (j *Journal) Settings(payload []byte) {
+	j.mu.Lock()
+	j.peerPreface = true
+	if !j.fp.settings && j.fp.impl == pulse.ImplementationUnknown {
+		j.fp.readSettings(peerOf(j.side), payload)
+		if j.fp.impl != pulse.ImplementationUnknown {
+			j.claimedLocked()
+		}
+	}
+	j.mu.Unlock()
+}
+
 // GoAway implements wire.Sink.
 func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []byte) {
 	// A GOAWAY is read by the role of the side that sent it: only a
@@ -140,6 +236,17 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	g := GoAway{Dir: dir, Code: code, Reason: ClassifyGoAway(sender(j.side, dir), code, debug), LastStreamID: lastStreamID}
 	key := goAwayKey{valid: true, code: code, reason: g.Reason}
 	j.mu.Lock()
+	if dir == wire.Received && j.side == pulse.SideClient {
+		if lastStreamID == drainLastStreamID {
+			j.drainPing = true
+		}
+		if j.fp.impl == pulse.ImplementationUnknown {
+			j.fp.readGoAway(j.lastGoAway[dir], g.Reason, debug)
+			if j.fp.impl != pulse.ImplementationUnknown {
+				j.claimedLocked()
+			}
+		}
+	}
 	if prev := j.lastGoAway[dir]; prev == key || (prev.valid && prev.code == code && g.Reason == GoAwayNone) {
 		// A later frame of the same drain: grpc-go's two-phase drain
 		// repeats code and debug data; grpc-js and C-core repeat the code
@@ -222,13 +329,6 @@ func (j *Journal) End(e wire.End) {
 	// started, so a peer that goes away at once ends the conn first, and
 	// its TagConn must still find the journal. Closed frees one that can
 	// no longer be claimed.
-}
-
-// Settings implements wire.Sink.
-func (j *Journal) Settings() {
-	j.mu.Lock()
-	j.peerPreface = true
-	j.mu.Unlock()
 }
 
 // Closed implements wire.Sink. A journal that no stats handler claimed is

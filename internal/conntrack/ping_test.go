@@ -35,14 +35,20 @@ func newPingConn(t *testing.T) *pingConn {
 // observer the client preface and SETTINGS that peer writes.
 func observe(t *testing.T, server, peer net.Conn) *pingConn {
 	t.Helper()
+	return observeWith(t, server, peer)
+}
+
+// observeWith is observe with the peer's SETTINGS holding ss.
+func observeWith(t *testing.T, server, peer net.Conn, ss ...http2.Setting) *pingConn {
+	t.Helper()
 	conn, j := NewRegistry(pulse.SideServer, nil).Observe(server)
 	t.Cleanup(func() { conn.Close(); peer.Close() })
 	p := &pingConn{t: t, conn: conn, j: j, peer: http2.NewFramer(peer, peer)}
-	p.fromPeer(len(http2.ClientPreface)+9, func() error {
+	p.fromPeer(len(http2.ClientPreface)+9+6*len(ss), func() error {
 		if _, err := io.WriteString(peer, http2.ClientPreface); err != nil {
 			return err
 		}
-		return p.peer.WriteSettings()
+		return p.peer.WriteSettings(ss...)
 	})
 	return p
 }

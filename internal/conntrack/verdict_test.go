@@ -46,7 +46,7 @@ func (discard) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (discard) RSTStream(wire.Direction, uint32, uint32)      {}
 func (discard) Violation(wire.Direction, wire.Violation)      {}
 func (discard) End(wire.End)                                  {}
-func (discard) Settings()                                     {}
+func (discard) Settings([]byte)                               {}
 func (discard) Closed()                                       {}
 
 // The verdicts a peer must not be able to choose, and the verdicts that need

@@ -18,7 +18,7 @@ import (
 // diagnose writes the diagnosis of an abnormal, actionable end: to the
 // diagnosis handler always, to the log sampled, and to the connection span.
 // It is called only for a reason diagnose.Considered.
-func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason pulse.Reason, initiator pulse.Initiator) {
+func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.Snapshot, reason pulse.Reason, initiator pulse.Initiator, peer pulse.Implementation) {
 	if h.logger == nil && h.onDiagnosis == nil && !c.Span.On() {
 		return
 	}
@@ -31,6 +31,7 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 		Side:            h.side,
 		Reason:          reason,
 		Initiator:       initiator,
+		Peer:            peer,
 		Lifetime:        time.Since(c.Begin),
 		LastRTT:         snap.LastRTT,
 		PingIntervals:   intervals[:snap.NPeerPingIntervals],

@@ -206,6 +206,7 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 	c.Span.End(spans.ConnEnd{
 		Reason:        k.reason,
 		Initiator:     k.initiator,
+		Peer:          e.peer,
 		PingsSent:     e.pingsSent,
 		PingsReceived: e.pingsReceived,
 		RPCs:          c.RPCs(),
@@ -216,6 +217,7 @@ func (h *Handler) recordClose(ctx context.Context, c *rpclink.Conn) {
 type closing struct {
 	key                      closeKey
 	pingsSent, pingsReceived int64
+	peer                     pulse.Implementation
 }
 
 // classifyClose takes the journal's snapshot, frees the journal, and
@@ -237,16 +239,28 @@ func (h *Handler) classifyClose(ctx context.Context, c *rpclink.Conn) closing {
 	reason, initiator := conntrack.Classify(snap)
 	// Diagnosed first: whoever sees the close counted finds its record
 	// already written.
+	peer := peerOf(c, &snap)
 	if diagnose.Considered(reason) {
 		// Checked here: diagnose's frame, with the facts it gathers, is
 		// over a kilobyte.
-		h.diagnose(ctx, c, snap, reason, initiator)
+		h.diagnose(ctx, c, snap, reason, initiator, peer)
 	}
 	return closing{
 		key:           closeKey{reason: reason, initiator: initiator, active: c.ActiveAtEnd(), disconnect: conntrack.DisconnectError(snap)},
 		pingsSent:     snap.PingsSent,
 		pingsReceived: snap.PingsReceived,
+		peer:          peer,
 	}
+}
+
+// peerOf returns the peer's implementation: on a server, as the user-agent
+// of the transport's first RPC names it; otherwise, or without an RPC, as
+// the wire showed it.
+func peerOf(c *rpclink.Conn, snap *conntrack.Snapshot) pulse.Implementation {
+	if p := c.Peer(); p != pulse.ImplementationUnknown {
+		return p
+	}
+	return snap.Peer
 }
 
 // unobservedError says why a transport arrived without the frame observer

@@ -9,6 +9,7 @@ import (
 	grpcstats "google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
@@ -46,11 +47,16 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 	// Payload events, one per message, and the headers it does not need
 	// return at once: the attempt is looked up only for the events used.
 	var a *rpclink.Attempt
-	switch s.(type) {
+	switch ev := s.(type) {
 	case *grpcstats.Begin, *grpcstats.OutHeader, *grpcstats.InTrailer, *grpcstats.OutTrailer, *grpcstats.End:
 		if a = rpclink.AttemptFrom(ctx); a == nil {
 			return
 		}
+	case *grpcstats.InHeader:
+		if !ev.Client {
+			readUserAgent(ctx, ev)
+		}
+		return
 	default:
 		return
 	}
@@ -95,6 +101,25 @@ func (h *Handler) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 		if h.rpcs != nil {
 			h.rpcs.End(ctx, ev.Error)
 		}
+	}
+}
+
+// readUserAgent records, at a server transport's first RPC, the client
+// implementation its user-agent names: a map lookup in metadata grpc-go has
+// already parsed, and nothing at all for the RPCs after it.
+func readUserAgent(ctx context.Context, ev *grpcstats.InHeader) {
+	c := rpclink.ConnFrom(ctx)
+	if c == nil || c.PeerDecided() {
+		return
+	}
+	var ua string
+	if v := ev.Header["user-agent"]; len(v) > 0 {
+		ua = v[0]
+	}
+	impl := conntrack.ImplementationFromUserAgent(ua)
+	c.SetPeer(impl)
+	if c.Journal != nil {
+		c.Journal.SetPeer(impl)
 	}
 }
 

@@ -1,16 +1,20 @@
-// Package policy holds what grpc-go does with keepalive settings: its
-// defaults and clamps, how it reads zero values, and the margins a client
-// needs against a server's enforcement. options.Validate and the diagnosis
-// of abnormal closes both judge settings by these rules, so that what
-// Validate says before deployment and what a diagnosis advises after a
-// close agree.
+// Package policy holds what each gRPC implementation does with keepalive
+// settings: its defaults and clamps, how it reads zero values, how its
+// clients schedule PINGs and how its servers enforce their ping policy,
+// and the margins a client needs against that enforcement. It also holds
+// the changes advice proposes, in a structured form rendered in each
+// implementation's own words. options.Validate and the diagnosis of
+// abnormal closes both judge settings by these rules, so that what Validate
+// says before deployment and what a diagnosis advises after a close agree.
 package policy
 
 import (
 	"time"
 
-	"github.com/grpcpulse/grpcpulse/internal/durfmt"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/grpcpulse/grpcpulse/internal/durfmt"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Infinity is the duration grpc-go itself uses for "never" (math.MaxInt64).
@@ -36,10 +40,17 @@ const (
 	GCPIdleTimeout     = 10 * time.Minute  // Google Cloud VPC firewall connection tracking
 )
 
-// Client is a ClientParameters as grpc-go's transport uses it.
+// Client is a client's keepalive as its transport runs it, whatever its
+// implementation: defaults filled in, clamps applied, Infinity for off.
 type Client struct {
+	Impl pulse.Implementation
+	// Time is the interval between the client's keepalive PINGs, Timeout
+	// how long it waits for their acknowledgement.
 	Time, Timeout time.Duration
-	Permit        bool // PermitWithoutStream
+	Permit        bool // it pings with no RPC in flight
+	// MaxPingsWithoutData is how many PINGs a C-core client sends while it
+	// sends no HEADERS or DATA before it stops pinging (0: no limit).
+	MaxPingsWithoutData int
 }
 
 // Enabled reports whether the client sends keepalive pings at all.
@@ -48,7 +59,7 @@ func (c Client) Enabled() bool { return c.Time != Infinity }
 // EffectiveClient applies grpc.WithKeepaliveParams (Time raised to 10 s) and
 // newHTTP2Client (zero Timeout becomes 20 s).
 func EffectiveClient(c keepalive.ClientParameters) Client {
-	e := Client{Time: c.Time, Timeout: c.Timeout, Permit: c.PermitWithoutStream}
+	e := Client{Impl: pulse.ImplementationGo, Time: c.Time, Timeout: c.Timeout, Permit: c.PermitWithoutStream}
 	if e.Time < ClientMinTime {
 		e.Time = ClientMinTime
 	}

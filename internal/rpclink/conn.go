@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // Conn is one transport as the RPC layer sees it. A stats handler creates it
@@ -26,6 +27,9 @@ type Conn struct {
 	Span spans.ConnSpan
 
 	rpcs atomic.Int64 // RPC attempts carried in all
+	// peer is the client's implementation as its first RPC's user-agent
+	// names it, plus one; zero until a server's first RPC decided it.
+	peer atomic.Uint32
 
 	// The attempts in flight, as an intrusive list (no allocation per
 	// RPC): their spans get the transport's GOAWAY events, and those still
@@ -46,6 +50,24 @@ type Conn struct {
 type Cut struct {
 	Method string    // the full method, or OtherMethod for a peer-chosen one
 	Began  time.Time // when the attempt began
+}
+
+// PeerDecided reports whether the peer's implementation was decided from
+// an RPC's user-agent (SetPeer).
+func (c *Conn) PeerDecided() bool { return c.peer.Load() != 0 }
+
+// SetPeer records the implementation the user-agent of the transport's
+// first RPC names (possibly ImplementationUnknown: a first RPC without
+// one); later calls change nothing.
+func (c *Conn) SetPeer(impl pulse.Implementation) { c.peer.CompareAndSwap(0, uint32(impl)+1) }
+
+// Peer returns the implementation SetPeer recorded, or
+// ImplementationUnknown.
+func (c *Conn) Peer() pulse.Implementation {
+	if p := c.peer.Load(); p != 0 {
+		return pulse.Implementation(p - 1)
+	}
+	return pulse.ImplementationUnknown
 }
 
 // RPCs returns the number of attempts the transport carried.

@@ -34,6 +34,7 @@ const (
 	PingsReceived   = attribute.Key(pulse.AttrPingsReceived)
 	RPCs            = attribute.Key(pulse.AttrRPCs)
 	GoAwayCount     = attribute.Key(pulse.AttrGoAwayCount)
+	PeerImpl        = attribute.Key(pulse.AttrPeerImplementation)
 )
 
 // OtherMethod is the rpc.method of a method a peer chose.

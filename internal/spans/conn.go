@@ -41,7 +41,7 @@ type Tracer struct {
 }
 
 // attrList is the longest attribute list a transport span is given at once.
-type attrList [11]attribute.KeyValue
+type attrList [12]attribute.KeyValue
 
 // NewTracer returns a Tracer for one side.
 func NewTracer(tp trace.TracerProvider, side pulse.Side) *Tracer {
@@ -301,6 +301,9 @@ func AppendGoAwayAttributes(attrs []attribute.KeyValue, g conntrack.GoAway) []at
 //
 //go:noinline
 func appendEndAttrs(attrs []attribute.KeyValue, e *ConnEnd, goAways int) []attribute.KeyValue {
+	if e.Peer != pulse.ImplementationUnknown {
+		attrs = append(attrs, semconv.PeerImpl.String(e.Peer.String()))
+	}
 	return append(attrs,
 		semconv.CloseReason.String(e.Reason.String()),
 		semconv.CloseInitiator.String(e.Initiator.String()),
@@ -315,9 +318,10 @@ func appendEndAttrs(attrs []attribute.KeyValue, e *ConnEnd, goAways int) []attri
 type ConnEnd struct {
 	Reason        pulse.Reason
 	Initiator     pulse.Initiator
-	PingsSent     int64 // keepalive PINGs sent
-	PingsReceived int64 // keepalive PINGs received
-	RPCs          int64 // RPC attempts the transport carried
+	Peer          pulse.Implementation // the peer's implementation, when known
+	PingsSent     int64                // keepalive PINGs sent
+	PingsReceived int64                // keepalive PINGs received
+	RPCs          int64                // RPC attempts the transport carried
 }
 
 // End ends the span with how the transport ended. Its status is Error when

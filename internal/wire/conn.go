@@ -26,6 +26,10 @@ type Conn struct {
 	closed     atomic.Bool  // Close was called
 	readerLive atomic.Bool  // a Read was in progress at Close, began after it, or failed
 	lastRead   atomic.Int64 // when a Read last returned bytes, as time since epoch
+	// When a Write last carried a DATA frame, as time since epoch, once
+	// TrackDataWrites was called; see LastDataWrite.
+	lastDataWrite atomic.Int64
+	trackData     atomic.Bool
 
 	// grpc-go reads from one goroutine and writes from another, but
 	// net.Conn allows concurrent calls, so each direction's parser has its
@@ -81,6 +85,23 @@ var epoch = time.Now()
 // may have done to it.
 func (c *Conn) LastRead() time.Time {
 	d := c.lastRead.Load()
+	if d == 0 {
+		return time.Time{}
+	}
+	return epoch.Add(time.Duration(d))
+}
+
+// TrackDataWrites makes the Conn note when a Write carries a DATA frame,
+// from now on, for LastDataWrite. It costs a clock read per such Write, so
+// it is turned on only for a peer whose PINGs must be told apart by what
+// preceded them.
+func (c *Conn) TrackDataWrites() { c.trackData.Store(true) }
+
+// LastDataWrite returns when a Write last carried a DATA frame since
+// TrackDataWrites was called, or the zero Time. A peer's flow-control PING
+// answers the data it received; its keepalive PING comes after silence.
+func (c *Conn) LastDataWrite() time.Time {
+	d := c.lastDataWrite.Load()
 	if d == 0 {
 		return time.Time{}
 	}
@@ -155,6 +176,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 	defer c.wmu.Unlock()
 	if len(b) > 0 {
 		c.wr.feed(b, c.sink)
+		if c.wr.sawData {
+			c.wr.sawData = false
+			if c.trackData.Load() {
+				c.lastDataWrite.Store(int64(time.Since(epoch)))
+			}
+		}
 	}
 	n, err := c.Conn.Write(b)
 	if err != nil {

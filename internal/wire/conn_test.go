@@ -376,7 +376,7 @@ func TestConnReportsFrames(t *testing.T) {
 	// The peer's SETTINGS are reported, its acknowledgement and this
 	// side's own SETTINGS are not.
 	rec.mu.Lock()
-	settings := rec.settings
+	settings := len(rec.settings)
 	rec.mu.Unlock()
 	if settings != 1 {
 		t.Errorf("%d SETTINGS reported, want 1: the peer's, not its ACK, not the ones sent", settings)

@@ -22,6 +22,7 @@ const (
 	flagPriority   = 0x20
 
 	frameHeaderLen = 9
+	settingLen     = 6 // one setting in a SETTINGS payload: a 16-bit id, a 32-bit value
 )
 
 // MaxDebugData is how many bytes of a GOAWAY's debug data are reported.
@@ -69,7 +70,31 @@ var (
 
 // IsKeepalivePing reports whether a PING payload counts as a keepalive: any
 // payload that is not known to be something else, so that keepalives of other
-// implementations (which choose their own payloads) are counted too.
+// implementations (which choose their own payloads) are counted too. It
+// knows grpc-go's payloads and grpc-java's; a peer whose PINGs do not say
+// what they are for (gRPC C-core's carry a counter) needs its behaviour read
+// instead (see conntrack).
 func IsKeepalivePing(data [8]byte) bool {
-	return data != BDPPingData && data != DrainPingData
+	switch data {
+	case BDPPingData, DrainPingData, JavaBDPPingData, JavaGracefulShutdownPingData:
+		return false
+	}
+	return true
 }
+
+// grpc-java's PING payloads (grpc-netty's AbstractNettyHandler,
+// NettyServerHandler and NettyClientHandler), each a big-endian 64-bit
+// number.
+var (
+	// JavaBDPPingData is grpc-java's flow-control (BDP) PING: 1234.
+	JavaBDPPingData = [8]byte{6: 0x04, 7: 0xd2}
+	// JavaGracefulShutdownPingData is the PING a grpc-java server sends
+	// after the first GOAWAY of a graceful shutdown or a max-age drain.
+	JavaGracefulShutdownPingData = [8]byte{3: 0x09, 4: 0x7a, 5: 0xce, 6: 0xf0, 7: 0x01}
+	// JavaClientKeepalivePingData is a grpc-java client's keepalive PING:
+	// 1111.
+	JavaClientKeepalivePingData = [8]byte{6: 0x04, 7: 0x57}
+	// JavaServerKeepalivePingData is a grpc-java server's keepalive PING:
+	// 0xDEAD.
+	JavaServerKeepalivePingData = [8]byte{6: 0xde, 7: 0xad}
+)

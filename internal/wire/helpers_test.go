@@ -41,8 +41,9 @@ type recorder struct {
 	events     []event
 	ends       []End
 	violations []violationEvent
-	// settings counts SETTINGS received, closed local Closes.
-	settings, closed int
+	// settings holds the SETTINGS received, closed counts local Closes.
+	settings [][]byte
+	closed   int
 }
 
 // violationEvent is a reported violation and how many events preceded it.
@@ -76,10 +77,10 @@ func (r *recorder) Violation(dir Direction, v Violation) {
 	r.violations = append(r.violations, violationEvent{dir: dir, v: v, after: len(r.events)})
 }
 
-func (r *recorder) Settings() {
+func (r *recorder) Settings(payload []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.settings++
+	r.settings = append(r.settings, append([]byte{}, payload...))
 }
 
 func (r *recorder) Closed() {
@@ -103,7 +104,7 @@ func (r *recorder) snapshot() ([]event, []End) {
 // countingSink counts events and allocates nothing. Safe for concurrent use.
 type countingSink struct {
 	pings, goaways, rsts, ends atomic.Int64
-	violations                 atomic.Int64
+	violations, settings       atomic.Int64
 	debugBytes                 atomic.Int64
 }
 
@@ -115,7 +116,7 @@ func (c *countingSink) GoAway(_ Direction, _, _ uint32, debug []byte) {
 func (c *countingSink) RSTStream(Direction, uint32, uint32) { c.rsts.Add(1) }
 func (c *countingSink) Violation(Direction, Violation)      { c.violations.Add(1) }
 func (c *countingSink) End(End)                             { c.ends.Add(1) }
-func (c *countingSink) Settings()                           {}
+func (c *countingSink) Settings([]byte)                     { c.settings.Add(1) }
 func (c *countingSink) Closed()                             {}
 
 // oracleEvents reads stream with x/net/http2's Framer and returns the

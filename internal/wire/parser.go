@@ -28,6 +28,9 @@ type parser struct {
 	hdrN     uint8
 	capture  uint8 // payload bytes of the current frame worth keeping
 	bufN     uint8
+	// sawData: a DATA frame was fed since the flag was last cleared (the
+	// sent direction, for Conn.LastDataWrite).
+	sawData bool
 
 	hdr [frameHeaderLen]byte
 	buf [8 + MaxDebugData]byte
@@ -130,6 +133,9 @@ func (p *parser) skipWhole(b []byte) []byte {
 			if typ == framePing || typ == frameGoAway || typ == frameRSTStream {
 				return b[i:]
 			}
+			if typ == frameData {
+				p.sawData = true
+			}
 		case typ == frameData:
 			if flags&flagPadded != 0 || h&0x7fffff == 0 && b[i+8] == 0 {
 				return b[i:]
@@ -206,6 +212,16 @@ func (p *parser) startFrame(s Sink) {
 			return
 		}
 		p.capture = 4
+	case frameSettings:
+		if p.reportsSettings() {
+			// Whole settings only: the received direction's length was
+			// checked, and a sent frame is never reported.
+			p.capture = uint8(min(length, uint32(len(p.buf))) / settingLen * settingLen)
+		}
+	case frameData:
+		if !p.validate {
+			p.sawData = true
+		}
 	}
 	if p.padCheck {
 		p.capture = 1
@@ -361,8 +377,15 @@ func (p *parser) emit(s Sink) {
 	case frameSettings:
 		// Only the validated direction's: it is the received one, and
 		// its SETTINGS never take the fast path.
-		if p.validate && p.flags&flagAck == 0 {
-			s.Settings()
+		if p.reportsSettings() {
+			s.Settings(p.buf[:p.bufN])
 		}
 	}
+}
+
+// reportsSettings reports whether the current frame, a SETTINGS frame, is
+// reported: one of the validated (received) direction that is not an
+// acknowledgement.
+func (p *parser) reportsSettings() bool {
+	return p.validate && p.flags&flagAck == 0
 }

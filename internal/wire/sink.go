@@ -15,8 +15,11 @@ type Sink interface {
 	// Settings reports a SETTINGS frame received that is not an
 	// acknowledgement, once it has been read in full. The first completes
 	// the peer's connection preface, which grpc-go reads before it makes
-	// the connection a transport.
-	Settings()
+	// the connection a transport; its settings, in the order sent, say
+	// which implementation the peer is. payload holds them six bytes each
+	// (a 16-bit id, a 32-bit value), at most MaxDebugData+8 bytes of them,
+	// and is only valid during the call.
+	Settings(payload []byte)
 	// Violation reports that the frames of one direction broke HTTP/2 in a
 	// way grpc-go's framer rejects as a connection error (see Violation).
 	// It is called at most once per direction, and the observer stops
