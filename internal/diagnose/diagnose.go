@@ -483,8 +483,20 @@ func abrupt(f Facts) Advice {
 	head := fmt.Sprintf("The peer, or a middlebox on its behalf, %s after %s, %s after the last read, cutting %d RPC(s)%s. "+
 		"grpcpulse cannot tell a peer restart from a middlebox.", how, durfmt.Observed(f.Lifetime), durfmt.Observed(f.Idle), f.ActiveRPCs, f.methods())
 	fix, a, ok := f.lowerTime((f.Idle / 2).Truncate(time.Second), f.Idle)
+	if !ok && f.Side == pulse.SideClient {
+		// This client cannot ping that often; the server's own pings
+		// keep the flow alive just as well, if it can send them.
+		if to := max(policy.ServerFloor(f.serverImpl()), (f.Idle / 2).Truncate(time.Second)); to < f.Idle {
+			a.Fixes = []policy.Fix{{{Knob: policy.KnobServerTime, Op: policy.AtMost, Value: to}}}
+			a.Text = head + " If a load balancer's or NAT's idle timeout ended it, this client cannot ping often enough to keep the flow alive (" +
+				durfmt.Setting(policy.ClientMinTime) + " at the least), but the server's pings can: " + lowerFirst(f.render(a.Fixes)) +
+				" Or raise the middlebox's idle timeout above the longest silence of the connection."
+			return a
+		}
+	}
 	if !ok {
-		a.Text = head + " If a load balancer's or NAT's idle timeout ended it, keepalive pings cannot come often enough to prevent it: fix the path."
+		a.Text = head + " If a load balancer's or NAT's idle timeout ended it, keepalive pings cannot come often enough to prevent it: " +
+			"raise the middlebox's idle timeout above the longest silence of the connection."
 		return a
 	}
 	a.Fixes = []policy.Fix{fix}

@@ -158,9 +158,11 @@ func replay(t *testing.T, name string, f Facts, a Advice, fix policy.Fix) {
 					t.Fatalf("%s: a timeout of %s is not above the round trip %s: %q", name, to, f.LastRTT, a.Text)
 				}
 			case policy.KnobClientTime, policy.KnobServerTime:
-				tm := max(fix.ApplyClient(policy.Client{Time: current}).Time, floor)
+				// Each side pings no faster than its implementation's
+				// floor, whichever side the advice asks to ping.
+				tm := max(fix.ApplyClient(policy.Client{Time: current}).Time, floor, policy.ClientFloor(f.clientImpl()))
 				if ch.Knob == policy.KnobServerTime {
-					tm = max(fix.ApplyServer(policy.Server{Time: current}).Time, floor)
+					tm = max(fix.ApplyServer(policy.Server{Time: current}).Time, policy.ServerFloor(f.serverImpl()))
 				}
 				if ch.Op == policy.AtMost && tm >= f.Idle {
 					t.Fatalf("%s: a keepalive time of %s does not ping within the %s of silence that ended the flow: %q", name, tm, f.Idle, a.Text)

@@ -303,6 +303,23 @@ func DefaultServer(impl pulse.Implementation) Server {
 	return s
 }
 
+// ServerFloor is the shortest keepalive interval a server of impl can run:
+// grpc-go raises a shorter positive ServerParameters.Time to 1 s and
+// grpc-java its keepAliveTime to 10 s, C-core pings at most every second,
+// grpc-js has no floor. For an implementation that is not known it is the
+// largest of these, so that advice given on it holds for any of them.
+func ServerFloor(impl pulse.Implementation) time.Duration {
+	switch impl {
+	case pulse.ImplementationGo:
+		return ServerMinTime
+	case pulse.ImplementationCCore:
+		return CCoreMinPingInterval
+	case pulse.ImplementationJS:
+		return 0
+	}
+	return ClientMinTime
+}
+
 // ClientFloor is the shortest keepalive interval a client of impl can run:
 // grpc-go and grpc-java raise shorter ones to 10 s, C-core 1.51 pings at
 // most every second, grpc-js has no floor.
