@@ -68,9 +68,10 @@ func teardownStatus(snap conntrack.Snapshot, err error) bool {
 }
 
 // ServerCause decides whether a server handler failed because of its
-// transport: it failed after its context was cancelled and the transport is
-// closing. A drain alone (GOAWAY sent) does not fail RPCs; the close that
-// ends it does.
+// transport: it failed after its context was cancelled, and its stream was
+// one the transport's end cut (Conn.MarkClosing), not one its client had
+// cancelled before. A drain alone (GOAWAY sent) does not fail RPCs; the
+// close that ends it does.
 func ServerCause(ctx context.Context, c *Conn, err error) (pulse.Reason, bool) {
 	if err == nil || ctx.Err() == nil || c == nil {
 		return pulse.ReasonUnknown, false
@@ -78,6 +79,15 @@ func ServerCause(ctx context.Context, c *Conn, err error) (pulse.Reason, bool) {
 	snap := c.Snapshot()
 	if !snap.Closing.Valid {
 		return pulse.ReasonUnknown, false
+	}
+	if a := AttemptFrom(ctx); a != nil && a.Conn() == c {
+		// The journal records the close before the hook that marks the
+		// cut attempts runs, but grpc-go cancels the streams it cuts only
+		// after both: a context cancelled while the close is not yet
+		// marked was cancelled by its client.
+		if _, cut := c.WasCut(a); !cut {
+			return pulse.ReasonUnknown, false
+		}
 	}
 	r, _ := conntrack.Classify(snap)
 	return r, true
