@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
@@ -34,7 +35,15 @@ type drainTest struct {
 	s     *testenv.Scenario
 	drain string // the GOAWAY debug data: "max_age" or "graceful_stop"
 
+	// late: the cancelled stream's handler on the server, and its End on
+	// the client, wait until that side's transport has ended, as they
+	// may on a busy machine.
+	late bool
+	// serverGone and clientGone are closed at each side's ConnEnd.
+	serverGone, clientGone chan struct{}
+
 	mu        sync.Mutex
+	cancelled map[string]bool   // stream name -> its handler's context ended
 	causes    map[string]string // stream name -> what Cause told its handler
 	ended     map[string]bool   // stream name -> the server recorded its End
 	diagnoses []pulse.Diagnosis
@@ -44,9 +53,10 @@ type drainTest struct {
 // streamKey is the metadata key that names a test stream on the server.
 const streamKey = "test-stream"
 
-func newDrainTest(t *testing.T, drain string, grace time.Duration) *drainTest {
+func newDrainTest(t *testing.T, drain string, grace time.Duration, late bool) *drainTest {
 	t.Helper()
-	d := &drainTest{drain: drain, causes: map[string]string{}, ended: map[string]bool{}, changed: make(chan struct{})}
+	d := &drainTest{drain: drain, late: late, cancelled: map[string]bool{}, causes: map[string]string{}, ended: map[string]bool{}, changed: make(chan struct{}),
+		serverGone: make(chan struct{}), clientGone: make(chan struct{})}
 	opts := []grpc.ServerOption{grpc.StatsHandler(rpcEnds{d})}
 	if drain == "max_age" {
 		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{
@@ -61,6 +71,10 @@ func newDrainTest(t *testing.T, drain string, grace time.Duration) *drainTest {
 		}),
 	}})
 	d.s.Svc.Ended = func(ctx context.Context, err error) {
+		d.note(func() { d.cancelled[streamName(ctx)] = true })
+		if d.late {
+			awaitGone(d.serverGone)
+		}
 		cause := "(none)"
 		if r, ok := interceptors.Cause(ctx, err); ok {
 			cause = r.String()
@@ -115,8 +129,18 @@ func (d *drainTest) serverEnded(t *testing.T, name string) string {
 	return d.causes[name]
 }
 
+// awaitGone waits until gone is closed, or gives up after Patience: the
+// test then fails on what was recorded.
+func awaitGone(gone <-chan struct{}) {
+	select {
+	case <-gone:
+	case <-time.After(testenv.Patience):
+	}
+}
+
 // rpcEnds is a stats handler installed after grpcpulse's on the server: it
-// sees an RPC's End after grpcpulse's interceptor has reported it.
+// sees an RPC's End after grpcpulse's interceptor has reported it, and the
+// transport's end after grpcpulse recorded it.
 type rpcEnds struct{ d *drainTest }
 
 func (r rpcEnds) TagRPC(ctx context.Context, _ *grpcstats.RPCTagInfo) context.Context { return ctx }
@@ -129,7 +153,49 @@ func (r rpcEnds) HandleRPC(ctx context.Context, s grpcstats.RPCStats) {
 func (r rpcEnds) TagConn(ctx context.Context, _ *grpcstats.ConnTagInfo) context.Context {
 	return ctx
 }
-func (r rpcEnds) HandleConn(context.Context, grpcstats.ConnStats) {}
+func (r rpcEnds) HandleConn(_ context.Context, s grpcstats.ConnStats) {
+	if _, ok := s.(*grpcstats.ConnEnd); ok {
+		close(r.d.serverGone)
+	}
+}
+
+// lateEnds is a stats handler installed before grpcpulse's on the client:
+// when the test is late, it holds each RPC's End until the client's
+// transport has ended, so that grpcpulse sees the End after the close.
+type lateEnds struct{ d *drainTest }
+
+func (l lateEnds) TagRPC(ctx context.Context, _ *grpcstats.RPCTagInfo) context.Context { return ctx }
+func (l lateEnds) HandleRPC(_ context.Context, s grpcstats.RPCStats) {
+	if _, ok := s.(*grpcstats.End); ok && l.d.late {
+		awaitGone(l.d.clientGone)
+	}
+}
+func (l lateEnds) TagConn(ctx context.Context, _ *grpcstats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (l lateEnds) HandleConn(_ context.Context, s grpcstats.ConnStats) {
+	if _, ok := s.(*grpcstats.ConnEnd); ok {
+		close(l.d.clientGone)
+	}
+}
+
+// dial returns a client whose stats handlers are lateEnds, then the
+// scenario's; its lifetime is the caller's.
+func (d *drainTest) dial(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	mp := options.WithMeterProvider(d.s.Client.M.Provider)
+	cc, err := grpc.NewClient(d.s.Target,
+		grpc.WithTransportCredentials(d.s.Client.H.WrapCredentials(insecure.NewCredentials())),
+		grpc.WithStatsHandler(lateEnds{d}),
+		grpc.WithStatsHandler(d.s.Client.H),
+		grpc.WithStatsHandler(d.s.Client.Counter),
+		grpc.WithChainUnaryInterceptor(interceptors.UnaryClientInterceptor(mp)),
+		grpc.WithChainStreamInterceptor(interceptors.StreamClientInterceptor(mp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
+}
 
 // open starts a server stream named name that sends one message and then
 // blocks until it ends, and reads that message.
@@ -186,7 +252,7 @@ func checkCancelled(t *testing.T, st grpc.ServerStreamingClient[testgrpc.Streami
 	t.Helper()
 	_, err := st.Recv()
 	if status.Code(err) != codes.Canceled {
-		t.Fatalf("cancelled stream: Recv = %v, want Canceled", err)
+		t.Errorf("cancelled stream: Recv = %v, want Canceled", err)
 	}
 	if r, ok := interceptors.Cause(context.Background(), err); ok {
 		t.Errorf("client: Cause(%v) = %s, want none", err, r)
@@ -232,70 +298,91 @@ func (d *drainTest) checkEnds(t *testing.T, cut bool, failures map[string]int64,
 }
 
 // The client cancels the connection's only stream while the server drains
-// it, and then closes its connection. Nothing was cut on either side.
+// it, and then closes its connection. Nothing was cut on either side. The
+// late variants hold the server's handler and the client's End until each
+// side's transport has ended: grpcpulse then sees the stream end after the
+// close it caused, every time.
 func TestCancelLastStreamDuringDrain(t *testing.T) {
 	for _, drain := range []string{"max_age", "graceful_stop"} {
-		t.Run(drain, func(t *testing.T) {
-			t.Parallel()
-			d := newDrainTest(t, drain, time.Minute)
-			cc, err := grpc.NewClient(d.s.Target, d.s.DialOptions()...)
-			if err != nil {
-				t.Fatal(err)
+		for _, late := range []bool{false, true} {
+			name := drain
+			if late {
+				name += "/late"
 			}
-			defer cc.Close()
-			st, cancel := d.open(t, cc, "a")
-			stopped := d.startDrain(t)
-			cancel()
-			checkCancelled(t, st)
-			_ = cc.Close()
-			if got := d.serverEnded(t, "a"); got != "(none)" {
-				t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
-			}
-			<-stopped
-			d.checkEnds(t, false, map[string]int64{}, map[pulse.Side]int{})
-		})
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				d := newDrainTest(t, drain, time.Minute, late)
+				cc := d.dial(t)
+				defer cc.Close()
+				st, cancel := d.open(t, cc, "a")
+				stopped := d.startDrain(t)
+				cancel()
+				checkCancelled(t, st)
+				_ = cc.Close()
+				if got := d.serverEnded(t, "a"); got != "(none)" {
+					t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
+				}
+				<-stopped
+				d.checkEnds(t, false, map[string]int64{}, map[pulse.Side]int{})
+			})
+		}
 	}
 }
 
 // Two streams share a draining connection: the client cancels one, and the
 // end of the drain (max age's grace, or Stop after GracefulStop) cuts the
-// other. Each side counts the cut one alone.
+// other. Each side counts the cut one alone, and the cancelled one is no
+// transport failure even when its handler, or its End on the client, comes
+// after the close (late).
 func TestCancelOneStreamCutAnother(t *testing.T) {
 	for _, drain := range []string{"max_age", "graceful_stop"} {
-		t.Run(drain, func(t *testing.T) {
-			t.Parallel()
-			// The grace outlasts the cancel and its handler's end by far:
-			// the test waits for them, not for the grace.
-			d := newDrainTest(t, drain, 3*time.Second)
-			cc := d.s.Dial(t, nil, true)
-			a, cancelA := d.open(t, cc, "a")
-			b, _ := d.open(t, cc, "b")
-			stopped := d.startDrain(t)
-			cancelA()
-			checkCancelled(t, a)
-			if got := d.serverEnded(t, "a"); got != "(none)" {
-				t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
+		for _, late := range []bool{false, true} {
+			name := drain
+			if late {
+				name += "/late"
 			}
-			if d.s.Server.Closes(t) != 0 {
-				t.Fatal("the connection ended before the cancelled stream's handler did: the grace is too short for this machine")
-			}
-			if drain == "graceful_stop" {
-				d.s.Srv.Stop()
-			}
-			var err error
-			for err == nil {
-				_, err = b.Recv()
-			}
-			checkClientError(t, err, d.reason())
-			if got := d.serverEnded(t, "b"); got != d.reason().String() {
-				t.Errorf("server: Cause in the cut stream's handler = %s, want %s", got, d.reason())
-			}
-			<-stopped
-			diagnosed := map[pulse.Side]int{}
-			if drain == "max_age" {
-				diagnosed = map[pulse.Side]int{pulse.SideServer: 1, pulse.SideClient: 1}
-			}
-			d.checkEnds(t, true, map[string]int64{"server": 1, "client": 1}, diagnosed)
-		})
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				// The grace outlasts the cancel's arrival at the server by
+				// far: the test waits for that, not for the grace.
+				d := newDrainTest(t, drain, 3*time.Second, late)
+				cc := d.dial(t)
+				defer cc.Close()
+				a, cancelA := d.open(t, cc, "a")
+				b, _ := d.open(t, cc, "b")
+				stopped := d.startDrain(t)
+				cancelA()
+				aDone := make(chan struct{})
+				go func() {
+					defer close(aDone)
+					checkCancelled(t, a)
+				}()
+				d.wait(t, "the cancel at the server", func() bool { return d.cancelled["a"] })
+				if d.s.Server.Closes(t) != 0 {
+					t.Fatal("the connection ended before the cancel reached the server: the grace is too short for this machine")
+				}
+				if drain == "graceful_stop" {
+					d.s.Srv.Stop()
+				}
+				var err error
+				for err == nil {
+					_, err = b.Recv()
+				}
+				checkClientError(t, err, d.reason())
+				<-aDone
+				if got := d.serverEnded(t, "a"); got != "(none)" {
+					t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
+				}
+				if got := d.serverEnded(t, "b"); got != d.reason().String() {
+					t.Errorf("server: Cause in the cut stream's handler = %s, want %s", got, d.reason())
+				}
+				<-stopped
+				diagnosed := map[pulse.Side]int{}
+				if drain == "max_age" {
+					diagnosed = map[pulse.Side]int{pulse.SideServer: 1, pulse.SideClient: 1}
+				}
+				d.checkEnds(t, true, map[string]int64{"server": 1, "client": 1}, diagnosed)
+			})
+		}
 	}
 }
