@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
 )
@@ -21,13 +22,11 @@ import (
 // time, against a bundled grpc-go server (plaintext, prior knowledge) and
 // reports the close reasons the server recorded for each h2spec section. It
 // checks that a server that never stopped records no server_shutdown. It
-// runs only when GRPCPULSE_H2SPEC names the h2spec binary; with
+// needs h2spec on PATH or in $GOPATH/bin (it skips without it); with
 // GRPCPULSE_H2SPEC_REPORT it also writes the table there.
 func TestH2Spec(t *testing.T) {
-	bin := os.Getenv("GRPCPULSE_H2SPEC")
-	if bin == "" {
-		t.Skip("GRPCPULSE_H2SPEC is not set")
-	}
+	t.Parallel()
+	bin := foreign.H2Spec(t).Path
 	s := start(t, testenv.Setup{})
 	_, port, err := net.SplitHostPort(s.Target)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/examples/internal/healthload"
 	"github.com/grpcpulse/grpcpulse/examples/operators"
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 )
 
 // TestPrometheus runs the program as the README's Prometheus line does
@@ -42,11 +43,7 @@ import (
 // keepalive Time for pings and RTT; the rules for the alerts panel). No
 // panel is a deliberate empty in this run.
 func TestPrometheus(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("the prometheus binary is not installed (%v); it comes with Debian's prometheus package: "+
-			"apt-get install -y prometheus (.ci/run installs it)", err)
-	}
+	bin := foreign.Prometheus(t).Path
 	dir := t.TempDir()
 	exporterPort := freePort(t)
 	promAddr := "127.0.0.1:" + freePort(t)

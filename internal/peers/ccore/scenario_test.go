@@ -3,7 +3,6 @@ package ccore_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
@@ -101,8 +101,9 @@ func TestCCoreClientPingsTooFast(t *testing.T) {
 	srv, addr := peertest.GoServer(t, &testenv.Service{Ended: ends.ended}, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
 		MinTime: 5 * time.Second, PermitWithoutStream: true,
 	}))
-	py := startPeer(t, "client.py", "target="+addr, "stream=1",
-		"grpc.keepalive_time_ms=1000", "grpc.keepalive_permit_without_calls=1", "grpc.http2.max_pings_without_data=0")
+	py := foreign.StartCCoreClient(t, foreign.CCoreClientConfig{Target: addr, Call: foreign.CallStream, Args: foreign.Args{
+		"grpc.keepalive_time_ms": 1000, "grpc.keepalive_permit_without_calls": 1, "grpc.http2.max_pings_without_data": 0,
+	}})
 	st := py.WaitEvent(t, "status", nil)
 	if st.CodeName != "UNAVAILABLE" {
 		t.Errorf("C-core stream status = %s %q, want UNAVAILABLE", st.CodeName, st.Details)
@@ -133,10 +134,9 @@ func TestCCoreClientPingsTooFast(t *testing.T) {
 // close is server_drain (C-core's drain GOAWAY has no debug data, so the
 // wire does not say why), initiator peer; the stream, which got C-core's status
 // wantText, is a transport failure with that reason, and Cause says so.
-func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
+func cCoreServerCut(t *testing.T, py *foreign.Server, cut func(), wantText string) {
 	t.Helper()
-	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	cl, cc := peertest.GoClient(t, py.Addr)
 	go func() {
 		py.WaitEvent(t, "call", nil)
 		cut()
@@ -186,7 +186,9 @@ func cCoreServerCut(t *testing.T, py *Peer, cut func(), wantText string) {
 // that had received a GOAWAY.
 func TestCCoreServerMaxConnectionAge(t *testing.T) {
 	t.Parallel()
-	py := startPeer(t, "server.py", "grpc.max_connection_age_ms=2000", "grpc.max_connection_age_grace_ms=1000")
+	py := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{
+		"grpc.max_connection_age_ms": 2000, "grpc.max_connection_age_grace_ms": 1000,
+	}})
 	cCoreServerCut(t, py, func() {}, "enter idle")
 }
 
@@ -202,11 +204,11 @@ func TestCCoreServerMaxConnectionAge(t *testing.T) {
 // it, its draining transport having no stream left).
 func TestCCoreServerShutdown(t *testing.T) {
 	t.Parallel()
-	for _, grace := range []string{"0", "1"} {
-		t.Run("grace="+grace, func(t *testing.T) {
+	for _, grace := range []time.Duration{0, time.Second} {
+		t.Run(fmt.Sprintf("grace=%v", grace), func(t *testing.T) {
 			t.Parallel()
-			py := startPeer(t, "server.py")
-			cCoreServerCut(t, py, func() { py.Send(t, "stop "+grace) }, "Cancelling all calls")
+			py := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{})
+			cCoreServerCut(t, py, func() { py.Shutdown(t, grace) }, "Cancelling all calls")
 			py.WaitEvent(t, "stopped", nil)
 		})
 	}
@@ -218,9 +220,8 @@ func TestCCoreServerShutdown(t *testing.T) {
 // connection as soon as its last stream ends). grpcpulse must not count it.
 func TestCCoreApplicationUnavailableIsNotTransport(t *testing.T) {
 	t.Parallel()
-	py := startPeer(t, "server.py")
-	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	py := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{})
+	cl, cc := peertest.GoClient(t, py.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -229,14 +230,14 @@ func TestCCoreApplicationUnavailableIsNotTransport(t *testing.T) {
 		errc <- err
 	}()
 	py.WaitEvent(t, "call", nil)
-	py.Send(t, "stop 30") // the drain starts while the handler runs
+	py.Shutdown(t, 30*time.Second) // the drain starts while the handler runs
 	testenv.Eventually(t, func() string {
 		if cl.GoAways(t, semconv.GoAwayDirection.String("received")) > 0 {
 			return ""
 		}
 		return "no GOAWAY received yet\n" + cl.Dump(t)
 	})
-	py.Send(t, "release")
+	py.Release(t)
 	var err error
 	select {
 	case err = <-errc:
@@ -265,9 +266,8 @@ func TestCCoreApplicationUnavailableIsNotTransport(t *testing.T) {
 // the idle close, so grpcpulse records max_connection_idle.
 func TestCCoreServerMaxConnectionIdle(t *testing.T) {
 	t.Parallel()
-	py := startPeer(t, "server.py", "grpc.max_connection_idle_ms=1000")
-	port := py.WaitEvent(t, "listening", nil).Port
-	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	py := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{"grpc.max_connection_idle_ms": 1000}})
+	cl, cc := peertest.GoClient(t, py.Addr)
 	if _, err := testgrpc.NewTestServiceClient(cc).EmptyCall(context.Background(), &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
 		t.Fatalf("EmptyCall: %v", err)
 	}
@@ -302,9 +302,10 @@ func TestCCoreBlackholed(t *testing.T) {
 	t.Parallel()
 	t.Run("C-core server", func(t *testing.T) {
 		t.Parallel()
-		py := startPeer(t, "server.py", "grpc.http2.min_ping_interval_without_data_ms=1000", "grpc.http2.max_ping_strikes=0")
-		port := py.WaitEvent(t, "listening", nil).Port
-		px := proxy(t, "127.0.0.1:"+strconv.Itoa(port))
+		py := foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: foreign.Args{
+			"grpc.http2.min_ping_interval_without_data_ms": 1000, "grpc.http2.max_ping_strikes": 0,
+		}})
+		px := proxy(t, py.Addr)
 		cl, cc := peertest.GoClient(t, px.Addr(), options.WithClientParameters(keepalive.ClientParameters{
 			Time: 10 * time.Second, Timeout: time.Second,
 		}))
@@ -331,7 +332,7 @@ func TestCCoreBlackholed(t *testing.T) {
 			Time: 2 * time.Second, Timeout: time.Second,
 		}))
 		px := proxy(t, addr)
-		startPeer(t, "client.py", "target="+px.Addr(), "stream=1")
+		foreign.StartCCoreClient(t, foreign.CCoreClientConfig{Target: px.Addr(), Call: foreign.CallStream})
 		select {
 		case <-svc.Started:
 		case <-time.After(testenv.Patience):

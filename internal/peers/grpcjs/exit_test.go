@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
@@ -26,7 +27,7 @@ func TestGRPCJSClientExitsWithIdleChannel(t *testing.T) {
 	const clients = 20
 	srv, addr := peertest.GoServer(t, &testenv.Service{})
 	for i := 1; i <= clients; i++ {
-		js := startPeer(t, "connect-exit.js", "target="+addr)
+		js := foreign.StartJSClient(t, foreign.JSClientConfig{Target: addr, ExitWhenIdle: true})
 		js.WaitExit(t)
 		n := int64(i)
 		testenv.Eventually(t, func() string {

@@ -3,7 +3,6 @@ package grpcjs_test
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/internal/peers/peertest"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
@@ -28,7 +28,8 @@ import (
 // none asserts a duration.
 //
 // The wire notes below come from grpc-js's source (node_modules/@grpc/
-// grpc-js/src, version in package-lock.json), Node's http2 module, and
+// grpc-js/src of the npm project foreign.Node prepares, version in
+// internal/peers/foreign/js/package-lock.json), Node's http2 module, and
 // runs with the frames logged by grpcpulse's frame observer.
 
 const streamMethod = "grpc.testing.TestService/StreamingOutputCall"
@@ -69,18 +70,35 @@ func TestGRPCJSClientPingsTooFast(t *testing.T) {
 			srv, addr := peertest.GoServer(t, svc, options.WithEnforcementPolicy(keepalive.EnforcementPolicy{
 				MinTime: 5 * time.Second, PermitWithoutStream: true,
 			}))
-			stream := "0"
+			stream, call := "0", foreign.CallNone
 			if tc.stream {
-				stream = "1"
+				stream, call = "1", foreign.CallStream
 			}
-			js := startPeer(t, "ping-client.js", "target="+addr, "keepaliveMs=100", "stream="+stream)
-			js.WaitEvent(t, "done", nil)
+			js := foreign.StartJSClient(t, foreign.JSClientConfig{Target: addr, Call: call, Args: foreign.Args{
+				"grpc.keepalive_time_ms": 100, "grpc.keepalive_permit_without_calls": 1,
+			}})
+			// grpc-js logs that the server rejected its pings, and its
+			// channel leaves READY.
+			js.WaitEvent(t, "log", func(e foreign.Event) bool {
+				return strings.Contains(e.Text, "rejected by server because of excess pings")
+			})
+			testenv.Eventually(t, func() string {
+				ready := false
+				for _, e := range js.Events() {
+					if e.Event == "state" && e.State == "READY" {
+						ready = true
+					} else if e.Event == "state" && ready {
+						return ""
+					}
+				}
+				return "the grpc-js channel did not leave READY after being READY\n" + js.Stdout()
+			})
+			if tc.stream {
+				js.WaitEvent(t, "status", nil)
+			}
 			js.WaitExit(t)
 			t.Logf("grpc-js client printed:\n%s", js.Stdout())
 
-			if !js.Has("log", func(e Event) bool { return strings.Contains(e.Text, "rejected by server because of excess pings") }) {
-				t.Errorf("grpc-js did not log that the server rejected its pings")
-			}
 			if tc.stream {
 				st := js.WaitEvent(t, "status", nil)
 				if st.CodeName != "RESOURCE_EXHAUSTED" || !strings.Contains(st.Details, "Bandwidth exhausted") {
@@ -139,9 +157,10 @@ func TestGRPCJSServerMaxConnectionAge(t *testing.T) {
 	t.Parallel()
 	// The age leaves the Go client ample time to open its stream on the
 	// first connection even on a loaded machine.
-	js := startPeer(t, "max-age-server.js", "maxAgeMs=2000", "graceMs=1000")
-	port := js.WaitEvent(t, "listening", nil).Port
-	cl, cc := peertest.GoClient(t, "127.0.0.1:"+strconv.Itoa(port))
+	js := foreign.StartJSServer(t, foreign.JSServerConfig{Args: foreign.Args{
+		"grpc.max_connection_age_ms": 2000, "grpc.max_connection_age_grace_ms": 1000,
+	}})
+	cl, cc := peertest.GoClient(t, js.Addr)
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.Patience)
 	defer cancel()
 	st, err := testgrpc.NewTestServiceClient(cc).StreamingOutputCall(ctx, &testgrpc.StreamingOutputCallRequest{
@@ -215,7 +234,7 @@ func TestGRPCJSClientStreamCutByMaxConnectionAge(t *testing.T) {
 	srv, addr := peertest.GoServer(t, svc, options.WithServerParameters(keepalive.ServerParameters{
 		MaxConnectionAge: time.Second, MaxConnectionAgeGrace: time.Second,
 	}))
-	js := startPeer(t, "stream-client.js", "target="+addr)
+	js := foreign.StartJSClient(t, foreign.JSClientConfig{Target: addr, Call: foreign.CallStream})
 	st := js.WaitEvent(t, "status", nil)
 	js.WaitExit(t)
 	t.Logf("grpc-js client printed:\n%s", js.Stdout())

@@ -1,16 +1,16 @@
 //go:build unix
 
-package peertest
+package foreign
 
 import (
 	"os"
 	"syscall"
 )
 
-// LockFile takes an exclusive lock on path, shared with other processes
+// lockFile takes an exclusive lock on path, shared with other processes
 // (concurrent test binaries), and returns its release. The kernel releases
 // it if the process dies.
-func LockFile(path string) (unlock func(), err error) {
+func lockFile(path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
