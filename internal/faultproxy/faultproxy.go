@@ -131,6 +131,22 @@ func (p *Proxy) Reset() {
 	}
 }
 
+// FIN ends every current connection gracefully on both sides at once, as a
+// peer that closes its socket or a middlebox that times a flow out with a
+// FIN does: each endpoint reads io.EOF, and nothing either sends
+// afterwards is delivered. The proxy keeps reading each socket until its
+// endpoint closes too, so that neither endpoint gets a reset for bytes
+// left unread, and then closes the pair.
+func (p *Proxy) FIN() {
+	for _, pr := range p.snapshot() {
+		if pr.finned.Swap(true) {
+			continue
+		}
+		_ = pr.client.CloseWrite()
+		_ = pr.server.CloseWrite()
+	}
+}
+
 // SetDelay adds d of one-way latency to every chunk in both directions. Each
 // chunk is stamped when read and written at read time + d, so order is kept
 // and throughput is not limited to one chunk per d (the link is pipelined
@@ -268,11 +284,15 @@ type pair struct {
 	once           sync.Once
 	halfClosed     atomic.Int32 // directions that finished with a clean EOF
 
-	// InjectPings: frames owed to the upstream, and the wake-up for its
+	// Inject: frames owed to the upstream, and the wake-up for its
 	// writer.
-	injectPending atomic.Int64
-	inject        chan struct{}
-	lostSync      atomic.Bool // client bytes were dropped: frame boundaries are unknown
+	injectMu  sync.Mutex
+	injectBuf []byte
+	inject    chan struct{}
+	lostSync  atomic.Bool // client bytes were dropped: frame boundaries are unknown
+
+	// FIN: both endpoints were sent a FIN, and nothing more is relayed.
+	finned atomic.Bool
 
 	// SetIdleDrop: when a byte last passed (unix nanoseconds), and whether
 	// the flow has been forgotten for good.
@@ -343,13 +363,8 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 	defer timer.Stop()
 	frames := newFrameCursor()
 	for {
-		if inject != nil && frames.atBoundary() && !pr.lostSync.Load() {
-			if n := pr.injectPending.Swap(0); n > 0 {
-				if _, err := dst.Write(pingFrames(int(n))); err != nil {
-					pr.close(isReset(err))
-					return
-				}
-			}
+		if !pr.writeInjected(dst, inject, &frames) {
+			return
 		}
 		var c chunk
 		select {
@@ -367,6 +382,20 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 				return
 			}
 		}
+		if pr.finned.Load() {
+			// The flow is over for both endpoints: drop what they still
+			// send, and close once both have closed their side.
+			if c.end == nil {
+				pr.p.dropped.Add(int64(len(c.data)))
+				continue
+			}
+			if isReset(c.end) {
+				pr.close(true)
+			} else if pr.halfClosed.Add(1) == 2 {
+				pr.close(false)
+			}
+			return
+		}
 		if c.end == nil {
 			// Re-check the mode so chunks still queued by a delay are dropped
 			// as soon as the proxy is blackholed.
@@ -376,6 +405,10 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 					pr.lostSync.Store(true)
 				}
 				continue
+			}
+			// Frames injected before this chunk arrived go first.
+			if !pr.writeInjected(dst, inject, &frames) {
+				return
 			}
 			if _, err := dst.Write(c.data); err != nil {
 				pr.close(isReset(err))
@@ -407,6 +440,24 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 		}
 		return
 	}
+}
+
+// writeInjected writes the frames Inject owes the upstream, if dst is the
+// upstream and its byte stream is at a frame boundary. It reports false if
+// the write failed and the pair was closed.
+func (pr *pair) writeInjected(dst *net.TCPConn, inject <-chan struct{}, frames *frameCursor) bool {
+	if inject == nil || !frames.atBoundary() || pr.lostSync.Load() || pr.finned.Load() {
+		return true
+	}
+	b := pr.takeInjected()
+	if len(b) == 0 {
+		return true
+	}
+	if _, err := dst.Write(b); err != nil {
+		pr.close(isReset(err))
+		return false
+	}
+	return true
 }
 
 // waitForward blocks while the proxy is blackholed. It reports false if the

@@ -15,14 +15,31 @@ var InjectedPingData = [8]byte{'f', 'a', 'u', 'l', 't', 'p', 'x', 'y'}
 // The client-to-upstream direction is assumed to be HTTP/2 with the client
 // connection preface. A connection that lost client bytes to Blackhole has
 // lost its frame boundaries too, and gets no frames.
-func (p *Proxy) InjectPings(n int) {
+func (p *Proxy) InjectPings(n int) { p.Inject(pingFrames(n)) }
+
+// Inject makes every live connection send frames, whole HTTP/2 frames
+// (a malformed one, say), to the upstream as if the client had written
+// them, at the next frame boundary of the client's byte stream, as
+// InjectPings does with PINGs.
+func (p *Proxy) Inject(frames []byte) {
 	for _, pr := range p.snapshot() {
-		pr.injectPending.Add(int64(n))
+		pr.injectMu.Lock()
+		pr.injectBuf = append(pr.injectBuf, frames...)
+		pr.injectMu.Unlock()
 		select {
 		case pr.inject <- struct{}{}:
 		default: // a wake-up is already pending
 		}
 	}
+}
+
+// takeInjected returns the frames owed to the upstream, and forgets them.
+func (pr *pair) takeInjected() []byte {
+	pr.injectMu.Lock()
+	defer pr.injectMu.Unlock()
+	b := pr.injectBuf
+	pr.injectBuf = nil
+	return b
 }
 
 // pingFrames returns n PING frames carrying InjectedPingData.

@@ -108,3 +108,51 @@ func TestInjectPings(t *testing.T) {
 		}
 	}
 }
+
+// Inject writes any frames, a malformed one here, between two of the
+// client's frames, byte for byte.
+func TestInject(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := newProxy(t, ln.Addr().String())
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	up, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_ = up.SetDeadline(time.Now().Add(ioTimeout))
+
+	var first, bad, last bytes.Buffer
+	first.WriteString(http2.ClientPreface)
+	_ = http2.NewFramer(&first, nil).WritePing(false, [8]byte{1})
+	_ = http2.NewFramer(&bad, nil).WriteRawFrame(http2.FramePing, 0, 0, make([]byte, 7))
+	_ = http2.NewFramer(&last, nil).WritePing(false, [8]byte{2})
+	if _, err := c.Write(first.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, first.Len())
+	if _, err := io.ReadFull(up, got); err != nil {
+		t.Fatal(err)
+	}
+	p.Inject(bad.Bytes())
+	if _, err := c.Write(last.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	want := append(bytes.Clone(bad.Bytes()), last.Bytes()...)
+	got = make([]byte, len(want))
+	if _, err := io.ReadFull(up, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("upstream read % x, want the injected frame and then the client's: % x", got, want)
+	}
+}
