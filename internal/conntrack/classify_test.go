@@ -202,7 +202,8 @@ func TestGoAwayCodeNameBounded(t *testing.T) {
 func TestClassifyGoAwayDebug(t *testing.T) {
 	for debug, want := range map[string]GoAwayReason{
 		"": GoAwayNone, "too_many_pings": GoAwayTooManyPings, "max_age": GoAwayMaxAge, "max_idle": GoAwayMaxIdle,
-		"graceful_stop": GoAwayGracefulStop, "client transport shutdown": GoAwayClientShutdown, "max_age ": GoAwayOther,
+		"graceful_stop": GoAwayGracefulStop, "app_requested": GoAwayGracefulStop,
+		"client transport shutdown": GoAwayClientShutdown, "max_age ": GoAwayOther,
 	} {
 		if got := ClassifyGoAwayDebug([]byte(debug)); got != want {
 			t.Errorf("ClassifyGoAwayDebug(%q) = %v, want %v", debug, got, want)
@@ -216,6 +217,33 @@ func TestGoAwayDisconnectError(t *testing.T) {
 	for _, c := range []uint32{0, 1, 0xb, 0xd, 0xe, 0xff, 1 << 31, 1<<32 - 1} {
 		if got, want := goAwayDisconnectError(c), "GOAWAY "+GoAwayCodeName(c); got != want {
 			t.Errorf("code %#x: %q, want %q", c, got, want)
+		}
+	}
+}
+
+// A GOAWAY with an error code that this side sends is written only as the
+// connection is closed at once: it is the first sign of the end, before the
+// conn's close, and the first cause still. A draining GOAWAY is not.
+func TestErrorGoAwaySentMarksClosing(t *testing.T) {
+	for _, tt := range []struct {
+		code    uint32
+		debug   string
+		closing bool
+		reason  pulse.Reason
+	}{
+		{codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings},
+		{uint32(http2.ErrCodeProtocol), "received an illegal stream id", true, pulse.ReasonProtocolError},
+		{codeNo, "max_age", false, pulse.ReasonMaxConnectionAge},
+	} {
+		j := &Journal{side: pulse.SideServer}
+		goAway(wire.Sent, tt.code, tt.debug)(j)
+		s := j.Snapshot()
+		if s.Closing.Valid != tt.closing {
+			t.Errorf("%q: Closing.Valid = %v after the GOAWAY, want %v", tt.debug, s.Closing.Valid, tt.closing)
+		}
+		end(wire.EndLocalClose)(j)
+		if r, i := Classify(j.Snapshot()); r != tt.reason || i != pulse.InitiatorLocal {
+			t.Errorf("%q: Classify = %v %v, want %v local", tt.debug, r, i, tt.reason)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
@@ -152,9 +154,17 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	closing := false
 	if dir == wire.Sent {
 		first = &j.rec.GoAwaySent
-		if g.Reason == GoAwayClientShutdown {
+		switch {
+		case g.Reason == GoAwayClientShutdown:
 			// grpc-go's client writes this GOAWAY from Close, whatever
 			// made it close: it marks the local close, not a cause.
+			closing = j.markClosingLocked(wire.EndLocalClose)
+		case code != uint32(http2.ErrCodeNo):
+			// grpc-go writes a GOAWAY with an error code (too_many_pings,
+			// a protocol error) only to close the connection at once:
+			// the end has begun, and a stream the peer resets after it
+			// (grpc-js resets them all when it reads such a GOAWAY) was
+			// cut by it.
 			closing = j.markClosingLocked(wire.EndLocalClose)
 		}
 	}
