@@ -221,29 +221,36 @@ func TestGoAwayDisconnectError(t *testing.T) {
 	}
 }
 
-// A GOAWAY with an error code that this side sends is written only as the
-// connection is closed at once: it is the first sign of the end, before the
-// conn's close, and the first cause still. A draining GOAWAY is not.
-func TestErrorGoAwaySentMarksClosing(t *testing.T) {
+// A GOAWAY with an error code is a connection error, whose sender closes
+// the connection at once: sent or received, it is the first sign of the
+// end, before the conn's close, and the first cause still. A draining
+// GOAWAY is not.
+func TestErrorGoAwayMarksClosing(t *testing.T) {
 	for _, tt := range []struct {
+		side    pulse.Side
+		dir     wire.Direction
 		code    uint32
 		debug   string
 		closing bool
 		reason  pulse.Reason
+		init    pulse.Initiator
 	}{
-		{codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings},
-		{uint32(http2.ErrCodeProtocol), "received an illegal stream id", true, pulse.ReasonProtocolError},
-		{codeNo, "max_age", false, pulse.ReasonMaxConnectionAge},
+		{pulse.SideServer, wire.Sent, codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings, pulse.InitiatorLocal},
+		{pulse.SideServer, wire.Sent, uint32(http2.ErrCodeProtocol), "received an illegal stream id", true, pulse.ReasonProtocolError, pulse.InitiatorLocal},
+		{pulse.SideServer, wire.Sent, codeNo, "max_age", false, pulse.ReasonMaxConnectionAge, pulse.InitiatorLocal},
+		{pulse.SideClient, wire.Received, codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings, pulse.InitiatorPeer},
+		{pulse.SideClient, wire.Received, uint32(http2.ErrCodeInternal), "Cancelling all calls", true, pulse.ReasonGoAway, pulse.InitiatorPeer},
+		{pulse.SideClient, wire.Received, codeNo, "", false, pulse.ReasonServerDrain, pulse.InitiatorPeer},
 	} {
-		j := &Journal{side: pulse.SideServer}
-		goAway(wire.Sent, tt.code, tt.debug)(j)
+		j := &Journal{side: tt.side}
+		goAway(tt.dir, tt.code, tt.debug)(j)
 		s := j.Snapshot()
 		if s.Closing.Valid != tt.closing {
-			t.Errorf("%q: Closing.Valid = %v after the GOAWAY, want %v", tt.debug, s.Closing.Valid, tt.closing)
+			t.Errorf("%v %v %q: Closing.Valid = %v after the GOAWAY, want %v", tt.side, tt.dir, tt.debug, s.Closing.Valid, tt.closing)
 		}
-		end(wire.EndLocalClose)(j)
-		if r, i := Classify(j.Snapshot()); r != tt.reason || i != pulse.InitiatorLocal {
-			t.Errorf("%q: Classify = %v %v, want %v local", tt.debug, r, i, tt.reason)
+		end(wire.EndEOF)(j)
+		if r, i := Classify(j.Snapshot()); r != tt.reason || i != tt.init {
+			t.Errorf("%v %v %q: Classify = %v %v, want %v %v", tt.side, tt.dir, tt.debug, r, i, tt.reason, tt.init)
 		}
 	}
 }
