@@ -77,9 +77,22 @@ func (b *book) wait(t testing.TB, what string, cond func() bool) {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("waited %v for %s", testenv.Patience, what)
+			t.Fatalf("waited %v for %s; %s", testenv.Patience, what, b)
 		}
 	}
+}
+
+// String summarises the book for a failure message.
+func (b *book) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []string
+	for k, v := range b.errs {
+		errs = append(errs, fmt.Sprintf("%s: %v", k, v))
+	}
+	sort.Strings(errs)
+	return fmt.Sprintf("transports begun %d, ended %d; started %v; ended %v; causes %v; errors %q",
+		b.connBegins, b.connEnds, b.started, b.ended, b.causes, errs)
 }
 
 // count returns how many of names satisfy in, under the lock.
@@ -348,6 +361,7 @@ type observed struct {
 	failures []failRec
 	causes   map[string]string
 	diags    []pulse.Diagnosis
+	errs     map[string]error // client: each stream's final error
 }
 
 // observe reads what m and b hold.
@@ -372,6 +386,10 @@ func observe(t testing.TB, m *testenv.Metrics, b *book) observed {
 		o.causes[k] = v
 	}
 	o.diags = append(o.diags, b.diags...)
+	o.errs = map[string]error{}
+	for k, v := range b.errs {
+		o.errs[k] = v
+	}
 	return o
 }
 
@@ -393,6 +411,14 @@ func (o observed) String() string {
 	}
 	for _, d := range o.diags {
 		s = append(s, fmt.Sprintf("diagnosis %s cut=%d", d.Reason, d.CutRPCs))
+	}
+	names = names[:0]
+	for k := range o.errs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		s = append(s, fmt.Sprintf("error %s=%v", k, o.errs[k]))
 	}
 	return strings.Join(s, "; ")
 }

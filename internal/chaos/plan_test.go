@@ -51,6 +51,9 @@ const (
 	// faultMalformed: the path injects a malformed frame toward the
 	// server.
 	faultMalformed fault = "malformed"
+	// faultMalformedToClient: the path injects a malformed frame toward
+	// the client.
+	faultMalformedToClient fault = "malformed_to_client"
 )
 
 // entry is one kind of trial: who serves, who calls, and the fault.
@@ -67,10 +70,21 @@ func (e entry) String() string { return fmt.Sprintf("%s-%s-%s", e.server, e.clie
 var catalog = func() []entry {
 	var c []entry
 	for _, f := range []fault{faultClientClose, faultReset, faultFIN, faultBlackhole, faultBlackholeRestored,
-		faultMaxAge, faultMaxAgeCancel, faultGracefulStop, faultPings, faultMalformed} {
+		faultMaxAge, faultMaxAgeCancel, faultGracefulStop, faultPings, faultMalformed, faultMalformedToClient} {
 		c = append(c, entry{implGo, implGo, f})
 	}
 	c = append(c, entry{implGo, implRaw, faultMalformed})
+	for _, f := range []impl{implCCore, implJS, implJava} {
+		for _, flt := range []fault{faultClientClose, faultReset, faultFIN, faultBlackhole,
+			faultMaxAge, faultMaxAgeCancel, faultGracefulStop, faultMalformedToClient} {
+			c = append(c, entry{f, implGo, flt})
+		}
+		for _, flt := range []fault{faultClientClose, faultReset, faultFIN, faultBlackhole,
+			faultMaxAge, faultMaxAgeCancel, faultGracefulStop, faultPings, faultMalformed} {
+			c = append(c, entry{implGo, f, flt})
+		}
+	}
+	c = append(c, entry{implCCore, implGo, faultPings})
 	return c
 }()
 
@@ -101,9 +115,12 @@ func (tr trial) String() string {
 		s += " proxied"
 	}
 	if tr.age > 0 {
-		s += fmt.Sprintf(" age=%v grace=%v", tr.age, tr.grace)
+		s += fmt.Sprintf(" age=%v", tr.age)
 	}
-	if tr.fault == faultMalformed {
+	if tr.grace > 0 {
+		s += fmt.Sprintf(" grace=%v", tr.grace)
+	}
+	if tr.fault == faultMalformed || tr.fault == faultMalformedToClient {
 		s += " frame=" + malformedFrames[tr.frame].name
 	}
 	return s + fmt.Sprintf(" jitter=%v", tr.jitter)
@@ -122,6 +139,9 @@ func plan(seed uint64, i int) trial {
 	switch tr.fault {
 	case faultReset, faultFIN, faultBlackhole, faultBlackholeRestored, faultPings:
 		tr.proxied = true
+	case faultMalformedToClient:
+		tr.proxied = true
+		tr.frame = r.IntN(len(malformedFrames))
 	case faultMalformed:
 		tr.proxied = tr.client != implRaw
 		tr.frame = r.IntN(len(malformedFrames))
@@ -139,17 +159,31 @@ func plan(seed uint64, i int) trial {
 		if tr.fault == faultGracefulStop {
 			tr.cancels = r.IntN(tr.streams + 1)
 		}
+		if isForeign(tr.client) && tr.cancels > 0 {
+			// A foreign client cancels all of its calls at once.
+			tr.cancels = tr.streams
+		}
 		tr.closeAfter = tr.cancels == tr.streams && r.IntN(2) == 0
 		if tr.fault == faultMaxAgeCancel {
 			tr.age = time.Duration(500+r.IntN(500)) * time.Millisecond
-			// Long enough for the cancels to reach the server first,
-			// which the trial checks; a grace that no cancel needs is
-			// never reached.
-			tr.grace = 3 * time.Second
-			if tr.cancels == tr.streams {
-				tr.grace = time.Minute
-			}
 		}
+		// Long enough for the cancels to reach the server first, which
+		// the trial checks; a grace that no cancel needs is never
+		// reached. (A Go server's graceful stop has no grace: the trial
+		// calls Stop.)
+		switch {
+		case tr.cancels == 0:
+			tr.grace = time.Duration(r.IntN(500)) * time.Millisecond
+		case tr.cancels < tr.streams:
+			tr.grace = 3 * time.Second
+		default:
+			tr.grace = time.Minute
+		}
+	}
+	if isForeign(tr.client) && tr.fault == faultClientClose && (tr.cancels > 0 || tr.client == implJS) {
+		// grpc-js's close leaves running calls running: they must be
+		// cancelled for the connection to end.
+		tr.cancels = tr.streams
 	}
 	return tr
 }
@@ -165,17 +199,29 @@ type sideTruth struct {
 	// Cause.
 	cut     []string
 	failing bool
-	code    string // the status code its failures are counted with
-	// diagnosis: a diagnosis is made, saying len(cut) RPCs were cut.
+	codes   []string // the status codes its failures may be counted with
+	// ended: how many of the cut RPCs the server's teardown ends with a
+	// status or a reset that reaches the client before the connection's
+	// end, at least and at most. Those were no longer in flight when the
+	// transport began to end. The others count in
+	// grpc.close.active_rpcs and in the diagnosis's cut count.
+	endedMin, endedMax int
+	// diagnosis: a diagnosis is made, with the cut count inflight says.
 	diagnosis bool
+}
+
+// inflight returns how many of the cut RPCs were still in flight when the
+// transport began to end, at least and at most.
+func (s sideTruth) inflight() (lo, hi int) {
+	return len(s.cut) - s.endedMax, len(s.cut) - s.endedMin
 }
 
 // truth returns what the server and the client must record, for streams
 // named names (the first tr.cancels of them cancelled by the client).
 func (tr trial) truth(names []string) (server, client sideTruth) {
 	cut := names[tr.cancels:]
-	server = sideTruth{cut: cut, failing: true, code: "CANCELLED"}
-	client = sideTruth{cut: cut, failing: true, code: "UNAVAILABLE"}
+	server = sideTruth{cut: cut, failing: true, codes: []string{"CANCELLED"}}
+	client = sideTruth{cut: cut, failing: true, codes: []string{"UNAVAILABLE"}}
 	abrupt := len(cut) > 0 // peer_closed and connection_reset are diagnosed only when they cut RPCs
 	switch tr.fault {
 	case faultClientClose:
@@ -213,6 +259,89 @@ func (tr trial) truth(names []string) (server, client sideTruth) {
 		server.reason, server.initiator = pulse.ReasonProtocolError, pulse.InitiatorLocal
 		client.reason, client.initiator = pulse.ReasonPeerClosed, pulse.InitiatorPeer
 		server.diagnosis, client.diagnosis = true, abrupt
+	case faultMalformedToClient:
+		// The client's framer rejects the frame, and the client closes
+		// its transport as it always does, with its shutdown GOAWAY.
+		server.reason, server.initiator = pulse.ReasonClientShutdown, pulse.InitiatorPeer
+		client.reason, client.initiator = pulse.ReasonProtocolError, pulse.InitiatorLocal
+		client.diagnosis = true
+	}
+	if isForeign(tr.server) {
+		client = tr.foreignServerTruth(client)
+	}
+	if isForeign(tr.client) {
+		server = tr.foreignClientTruth(server)
 	}
 	return server, client
+}
+
+// foreignServerTruth adjusts what a Go client must record where a foreign
+// server does what grpc-go's does not.
+func (tr trial) foreignServerTruth(c sideTruth) sideTruth {
+	switch tr.fault {
+	case faultMaxAge, faultMaxAgeCancel, faultGracefulStop, faultPings:
+		switch tr.server {
+		case implCCore:
+			// C-core drains without debug data (the wire does not say
+			// why), and ends every stream it cuts with a status of its
+			// own ("enter idle", "Cancelling all calls", "Too many
+			// pings") before it closes. Where nothing before that
+			// status says the end has begun, the client has the status
+			// first, and none of them is in flight at the end: so at
+			// the end of the max-age grace. Its too_many_pings GOAWAY
+			// comes first, and so does its shutdown's GOAWAY
+			// INTERNAL_ERROR "Cancelling all calls", but only when the
+			// drain's last GOAWAY was not out yet.
+			switch tr.fault {
+			case faultMaxAge, faultMaxAgeCancel:
+				c.endedMin, c.endedMax = len(c.cut), len(c.cut)
+			case faultGracefulStop:
+				c.endedMax = len(c.cut)
+			}
+			if tr.fault != faultPings {
+				c.reason = pulse.ReasonServerDrain
+				c.diagnosis = false
+			}
+		case implJS:
+			// grpc-js's shutdown drains without debug data. Node resets
+			// the streams grpc-js cuts (RST_STREAM NO_ERROR at the end
+			// of the max-age grace, CANCEL at a forced shutdown) as it
+			// destroys the connection: any number of those resets
+			// reach the client before the end does.
+			if tr.fault == faultGracefulStop {
+				c.reason = pulse.ReasonServerDrain
+				c.diagnosis = false
+			}
+			c.endedMax = len(c.cut)
+			c.codes = []string{"UNAVAILABLE", "INTERNAL", "CANCELLED"}
+		case implJava:
+			// grpc-java says "max_age" as grpc-go does, and
+			// "app_requested" for its shutdown, whose shutdownNow
+			// resets the streams left (RST_STREAM CANCEL).
+			c.endedMax = len(c.cut)
+			c.codes = []string{"UNAVAILABLE", "INTERNAL", "CANCELLED"}
+		}
+	}
+	return c
+}
+
+// foreignClientTruth adjusts what a Go server must record where a foreign
+// client does what grpc-go's does not.
+func (tr trial) foreignClientTruth(s sideTruth) sideTruth {
+	if tr.fault == faultClientClose {
+		// Closing its channel, a foreign client cancels its calls first
+		// (grpc-js's close leaves them running: the trial cancels
+		// them).
+		s.cut = nil
+		s.diagnosis = false
+		switch tr.client {
+		case implCCore:
+			// No GOAWAY: the socket closes.
+			s.reason = pulse.ReasonPeerClosed
+		case implJS, implJava:
+			// A GOAWAY NO_ERROR, then the close.
+			s.reason = pulse.ReasonClientShutdown
+		}
+	}
+	return s
 }

@@ -147,6 +147,8 @@ func runGo(t *testing.T, tr trial) result {
 		p.InjectPings(6)
 	case faultMalformed:
 		p.Inject(frameBytes(t, tr.frame))
+	case faultMalformedToClient:
+		p.InjectToClient(frameBytes(t, tr.frame))
 	}
 
 	s.b.wait(t, "the server's close and streams", func() bool {
