@@ -17,5 +17,12 @@
 // Both log a confusion matrix per side (the true close reason against the
 // recorded one, and the count of each other wrong verdict), and fail on
 // any wrong verdict with the seed and trial that reproduce it
-// (-chaos.seed=N -chaos.trial=I runs that trial alone).
+// (-chaos.seed=N -chaos.trial=I runs that trial alone). -chaos.kind=RE
+// runs only the plan's trials whose kind, "server-client-fault" as in
+// go-c-core-max_age, matches RE, and -chaos.parallel=N sets how many run
+// at once.
+//
+// A trial that needs a foreign peer whose runtime is absent is skipped;
+// the subtests TestChaos/peers/... say how to get each one, and fail
+// instead where GRPCPULSE_REQUIRE_PEERS=1.
 package chaos
