@@ -13,7 +13,10 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	mw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpcpulse/grpcpulse/interceptors"
+	"github.com/grpcpulse/grpcpulse/options"
 	"github.com/grpcpulse/grpcpulse/stats"
 )
 
@@ -45,4 +48,19 @@ func ExampleCause() {
 	reason, ok := interceptors.Cause(ctx, err)
 	fmt.Println(status.Code(err), reason, ok)
 	// Output: Unavailable max_connection_age true
+}
+
+// A service that already chains go-grpc-middleware's interceptors plugs
+// grpcpulse's reporting into go-grpc-middleware's own monitoring
+// interceptors, beside its recovery (or logging, or retry) interceptors.
+func ExampleServerReportable() {
+	h := stats.NewServerHandler()
+	reportable := interceptors.ServerReportable()
+	srv := grpc.NewServer(append(h.KeepaliveOptions(options.DefaultServerPolicy()),
+		grpc.Creds(h.WrapCredentials(insecure.NewCredentials())),
+		grpc.StatsHandler(h),
+		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(), mw.UnaryServerInterceptor(reportable)),
+		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(), mw.StreamServerInterceptor(reportable)),
+	)...)
+	defer srv.Stop()
 }

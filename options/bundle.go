@@ -19,9 +19,9 @@ import (
 //
 //	srv := grpc.NewServer(options.Server(options.WithMeterProvider(mp))...)
 //
-// A keepalive override is applied as written, and what ValidateServer finds
-// in it is reported (WithErrorHandler). Only a value grpc-go would reject
-// or panic on (a Fatal finding) is not applied: the preset stays.
+// A keepalive override is applied as written, and what Validate finds in it
+// is reported (WithErrorHandler). Only a value grpc-go would reject or
+// panic on (a Fatal finding) is not applied: the preset stays.
 func Server(opts ...ServerOption) []grpc.ServerOption {
 	c := config.Build(opts)
 	policy := serverPolicy(c)
@@ -55,15 +55,20 @@ func Server(opts ...ServerOption) []grpc.ServerOption {
 //
 //	cc, err := grpc.NewClient(target, options.Client(options.WithMeterProvider(mp))...)
 //
-// A keepalive override is applied as written, and what ValidateClient (and
-// Validate against WithPeerServerPolicy, when given) finds in it is
-// reported. Only a value grpc-go would reject (a Fatal finding) is not
-// applied: the preset stays.
+// A keepalive override is applied as written, and what Validate finds in it
+// (against WithPeerServerPolicy, when given) is reported. Only a value
+// grpc-go would reject (a Fatal finding) is not applied: the preset stays.
 func Client(opts ...ClientOption) []grpc.DialOption {
 	c := config.Build(opts)
 	params := clientParams(c)
 	h := handler.New(pulse.SideClient, c)
-	h.SetPolicy(handler.Policy{Client: &params, Peer: c.PeerEnforcement})
+	if c.ClientParams == nil && c.PeerEnforcement == nil {
+		// The preset, as most clients have it: a program that dials with
+		// new options for every connection keeps one copy of it.
+		h.SharePolicy(presetClientPolicy)
+	} else {
+		h.SetPolicy(handler.Policy{Client: &params, Peer: c.PeerEnforcement})
+	}
 	var out []grpc.DialOption
 	switch {
 	case c.Bundle != nil:
@@ -83,6 +88,13 @@ func Client(opts ...ClientOption) []grpc.DialOption {
 		grpc.WithChainStreamInterceptor(intercept.StreamClient(rec)),
 	)
 }
+
+// presetClientPolicy is what the diagnoses of a client with the preset
+// judge against. It is never changed.
+var presetClientPolicy = func() *handler.Policy {
+	p := DefaultClientParameters()
+	return &handler.Policy{Client: &p}
+}()
 
 // serverPolicy returns the server policy to install: the preset
 // (DefaultServerPolicy) with the overrides, as written. What Validate finds

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	mnoop "go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -224,3 +226,94 @@ func (token) GetRequestMetadata(context.Context, ...string) (map[string]string, 
 	return map[string]string{"x-token": "t"}, nil
 }
 func (token) RequireTransportSecurity() bool { return false }
+
+// Credentials passed after a bundle replace its wrapped ones, and every
+// close would then be recorded as unknown: the handler says so once, with
+// the fix, on each side.
+func TestReplacedCredentialsAreReported(t *testing.T) {
+	t.Parallel()
+	serverReport, serverReported := collect()
+	_, addr := testenv.Serve(t, &testenv.Service{}, append(options.Server(serverReport), grpc.Creds(insecure.NewCredentials()))...)
+	clientReport, clientReported := collect()
+	cc, err := grpc.NewClient(addr, append(options.Client(clientReport), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	for range 3 {
+		testenv.Call(t, cc)
+	}
+	// A second connection: still one report per side.
+	cc2, err := grpc.NewClient(addr, append(options.Client(clientReport), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Call(t, cc2)
+	_ = cc2.Close()
+	testenv.Eventually(t, func() string {
+		if len(serverReported()) == 1 {
+			return ""
+		}
+		return "the server has not reported its unobserved connections"
+	})
+	oneError(t, "server with grpc.Creds after the bundle", serverReported(), "grpc.Creds", "options.WithTransportCredentials", "unknown")
+	got := clientReported()
+	if len(got) != 2 {
+		// Each options.Client call builds its own handler, which reports once.
+		t.Fatalf("client reports = %d, want one per handler (2): %v", len(got), got)
+	}
+	for _, err := range got {
+		if !strings.Contains(err.Error(), "grpc.WithTransportCredentials") || !strings.Contains(err.Error(), "options.WithTransportCredentials") {
+			t.Errorf("client reported %q, want it to name the cause and the fix", err)
+		}
+	}
+
+	// With the wrapped credentials in place nothing is reported.
+	quietReport, quiet := collect()
+	_, addr2 := testenv.Serve(t, &testenv.Service{}, options.Server(quietReport)...)
+	cc3, err := grpc.NewClient(addr2, options.Client(quietReport)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Call(t, cc3)
+	_ = cc3.Close()
+	if got := quiet(); len(got) != 0 {
+		t.Errorf("wrapped credentials were reported: %v", got)
+	}
+}
+
+// Errors from creating instruments go to the error handler, not to the
+// OpenTelemetry global one.
+func TestInstrumentErrorsAreReported(t *testing.T) {
+	t.Parallel()
+	report, reported := collect()
+	mp := failingMeterProvider{MeterProvider: mnoop.NewMeterProvider()}
+	_ = options.Server(options.WithMeterProvider(mp), report)
+	got := reported()
+	if len(got) != 2 {
+		// The stats handler's instruments and the interceptors' counter.
+		t.Fatalf("reported %d errors, want 2: %v", len(got), got)
+	}
+	for _, err := range got {
+		if !strings.Contains(err.Error(), "instruments") || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("reported %q", err)
+		}
+	}
+}
+
+// failingMeterProvider's meters return usable no-op instruments with an
+// error, as the API allows.
+type failingMeterProvider struct{ metric.MeterProvider }
+
+func (p failingMeterProvider) Meter(name string, opts ...metric.MeterOption) metric.Meter {
+	return failingMeter{p.MeterProvider.Meter(name, opts...)}
+}
+
+type failingMeter struct{ metric.Meter }
+
+var errRefused = errors.New("refused")
+
+func (m failingMeter) Int64Counter(name string, opts ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	c, _ := m.Meter.Int64Counter(name, opts...)
+	return c, errRefused
+}

@@ -15,27 +15,8 @@ import (
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// The option types say where an option may be passed, so that passing one
-// where it means nothing does not compile:
-//
-//	option                                   Server  Client  stats handlers  interceptors
-//	WithMeterProvider, WithErrorHandler      yes     yes     yes             yes          (Option)
-//	WithTracerProvider, WithPropagators,     yes     yes     yes             no           (HandlerOption)
-//	WithConnectionSpans, WithRPCSpans,
-//	WithLogger, WithDiagnosisHandler
-//	WithTransportCredentials,                yes     yes     no              no           (BundleOption)
-//	WithStatsHandler
-//	WithServerPolicy, WithServerParameters,  yes     no      no              no           (ServerOption)
-//	WithEnforcementPolicy
-//	WithClientParameters,                    no      yes     no              no           (ClientOption)
-//	WithCredentialsBundle, WithPeerServerPolicy
-//
-// An option behaves the same wherever it is accepted. A stats handler
-// composed without a bundle installs its keepalive policy and credentials
-// through its own methods (KeepaliveOptions, WrapCredentials), so that what
-// its diagnoses judge against is what it installed. A nil value where nil
-// means nothing (a nil provider, a nil option) has no effect and is
-// reported through the error handler.
+// The option types say where an option may be passed; the package
+// documentation has the table.
 
 // ServerOption configures Server.
 type ServerOption interface{ serverOption() }
@@ -174,7 +155,9 @@ func WithRPCSpans(on bool) HandlerOption {
 // frames are read after the handshake). The default is insecure
 // credentials. Do not pass grpc.Creds or grpc.WithTransportCredentials
 // beside Server or Client: grpc-go uses the last one, and credentials that
-// are not wrapped hide why connections end.
+// are not wrapped hide why connections end (the stats handler then reports
+// that once through the error handler). A stats handler composed alone
+// wraps credentials with its WrapCredentials method instead.
 func WithTransportCredentials(creds credentials.TransportCredentials) BundleOption {
 	return bundleSetting{newSetting("WithTransportCredentials", func(c *config.Config) error {
 		if creds == nil {
@@ -201,8 +184,8 @@ func WithCredentialsBundle(b credentials.Bundle) ClientOption {
 
 // WithServerPolicy replaces the server's preset (DefaultServerPolicy) as a
 // whole, for example with LoadBalancedServerPolicy(). Like the field
-// overrides below, it is applied as written; ValidateServer's findings
-// about it are reported.
+// overrides below, it is applied as written; what Validate finds in it is
+// reported through the error handler.
 func WithServerPolicy(p ServerPolicy) ServerOption {
 	return serverSetting{newSetting("WithServerPolicy", func(c *config.Config) error {
 		c.ServerParams, c.Enforcement, c.LongestRPC = &p.Parameters, &p.Enforcement, &p.LongestRPC
@@ -248,7 +231,7 @@ func WithPeerServerPolicy(p ServerPolicy) ClientOption {
 }
 
 // WithStatsHandler installs another stats.Handler, such as otelgrpc's,
-// after grpcpulse's own (only the bundles install handlers). grpc-go
+// after grpcpulse's own. grpc-go
 // passes every handler the context all of them tagged, so grpcpulse sees
 // the RPC span otelgrpc starts; and it calls them in the order they were
 // installed, so grpcpulse annotates that span at the RPC's end before
@@ -265,11 +248,14 @@ func WithStatsHandler(h grpcstats.Handler) BundleOption {
 }
 
 // WithErrorHandler sets where grpcpulse reports what it will not do as
-// asked and what it finds questionable: an option for the other side, a
-// nil value, a keepalive override that grpc-go would reject (not applied),
-// and Validate's findings about the keepalive overrides (applied as
-// written). The default is otel.Handle, OpenTelemetry's error handler,
-// which logs. Use CheckServer or CheckClient to fail at start instead.
+// asked and what it finds questionable: a nil value where nil means
+// nothing, a keepalive policy that grpc-go would reject (not applied),
+// Validate's findings about the keepalive policy (applied as written),
+// connections that arrive without the frame observer because other
+// credentials replaced the wrapped ones, and instruments that could not be
+// created. The default is otel.Handle, OpenTelemetry's error handler, which
+// logs. To fail at start on a bad policy instead, check it first with
+// Validate(...).Err().
 func WithErrorHandler(f func(error)) Option {
 	return everySetting{newSetting("WithErrorHandler", func(c *config.Config) error {
 		if f == nil {
@@ -292,10 +278,9 @@ func WithErrorHandler(f func(error)) Option {
 // nothing. The default is slog.Default(), read when the option list is
 // applied.
 //
-// The advice judges against the keepalive policy the options describe:
-// the one Server or Client installs, or, for a stats handler composed
-// alone, what WithServerParameters, WithEnforcementPolicy or
-// WithClientParameters say the grpc options it runs with are.
+// The advice judges against the keepalive policy in force: the one Server
+// or Client installs, or the one a stats handler composed alone installs
+// with its KeepaliveOptions method.
 func WithLogger(l *slog.Logger) HandlerOption {
 	return handlerSetting{newSetting("WithLogger", func(c *config.Config) error {
 		if l == nil {

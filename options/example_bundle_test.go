@@ -3,7 +3,9 @@ package options_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/options"
+	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
 // A server and a client set up with the bundles. The server's
@@ -79,4 +82,43 @@ func closesByReason(rm metricdata.ResourceMetrics) []string {
 		out[0], out[1] = out[1], out[0]
 	}
 	return out
+}
+
+// A program routes every diagnosis to its own handler: here, a Watch stream
+// cut by the server's MaxConnectionAge, which the server's diagnosis names
+// with the setting to change.
+func ExampleWithDiagnosisHandler() {
+	diagnoses := make(chan pulse.Diagnosis, 1)
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := grpc.NewServer(options.Server(
+		options.WithServerParameters(keepalive.ServerParameters{
+			Time: time.Minute, MaxConnectionAge: 200 * time.Millisecond, MaxConnectionAgeGrace: 200 * time.Millisecond,
+		}),
+		options.WithLogger(slog.New(slog.DiscardHandler)),
+		options.WithDiagnosisHandler(func(d pulse.Diagnosis) {
+			select { // the handler must not block
+			case diagnoses <- d:
+			default:
+			}
+		}),
+	)...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+
+	cc, _ := grpc.NewClient(lis.Addr().String(), options.Client(options.WithLogger(slog.New(slog.DiscardHandler)))...)
+	defer cc.Close()
+	watch, _ := healthpb.NewHealthClient(cc).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	for {
+		if _, err := watch.Recv(); err != nil {
+			break
+		}
+	}
+
+	d := <-diagnoses
+	fmt.Println(d.Side, d.Reason, d.CutRPCs, d.Cut[0].Method)
+	fmt.Println(strings.Contains(d.Advice, "Set ServerParameters.MaxConnectionAgeGrace above the longest RPC"))
+	// Output:
+	// server max_connection_age 1 grpc.health.v1.Health/Watch
+	// true
 }

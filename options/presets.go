@@ -1,6 +1,7 @@
 package options
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/grpc/keepalive"
@@ -19,7 +20,7 @@ import (
 //   - ClientParameters.Time: Infinity passed to grpc.WithKeepaliveParams
 //     behaves exactly like not passing the option (no keepalive pings, no
 //     TCP_USER_TIMEOUT), whereas zero is raised to 10 s and turns pings on.
-const Infinity = policy.Infinity
+const Infinity = time.Duration(math.MaxInt64)
 
 // ServerPolicy is a server's complete keepalive policy: what grpc.KeepaliveParams
 // and grpc.KeepaliveEnforcementPolicy take, plus the one fact about the

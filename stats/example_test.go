@@ -18,16 +18,17 @@ import (
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// A server that composes its own grpc options installs the handler and its
-// wrapped credentials itself, configured with the same options as the
-// bundles. A client closes its connection; the server records why.
+// A server that composes its own grpc options installs the handler, its
+// wrapped credentials and its keepalive policy itself, configured with the
+// same options as the bundles. A client closes its connection; the server
+// records why.
 func ExampleNewServerHandler() {
 	reader := sdkmetric.NewManualReader()
 	h := stats.NewServerHandler(options.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
-	srv := grpc.NewServer(
+	srv := grpc.NewServer(append(h.KeepaliveOptions(options.DefaultServerPolicy()),
 		grpc.Creds(h.WrapCredentials(insecure.NewCredentials())),
 		grpc.StatsHandler(h),
-	)
+	)...)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	go func() { _ = srv.Serve(lis) }()
@@ -44,8 +45,8 @@ func ExampleNewServerHandler() {
 		_ = reader.Collect(context.Background(), &rm)
 		for _, sm := range rm.ScopeMetrics {
 			for _, m := range sm.Metrics {
-				if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "grpc.transport.closes" {
-					reason, _ := sum.DataPoints[0].Attributes.Value("grpc.close.reason")
+				if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == pulse.MetricCloses {
+					reason, _ := sum.DataPoints[0].Attributes.Value(pulse.AttrCloseReason)
 					fmt.Println(m.Name, reason.AsString(), reason.AsString() == pulse.ReasonClientShutdown.String())
 					return
 				}

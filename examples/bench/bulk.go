@@ -83,6 +83,8 @@ func (nopSink) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (nopSink) RSTStream(wire.Direction, uint32, uint32)      {}
 func (nopSink) End(wire.End)                                  {}
 func (nopSink) Violation(wire.Direction, wire.Violation)      {}
+func (nopSink) Settings()                                     {}
+func (nopSink) Closed()                                       {}
 
 func tcpPair() (client, server net.Conn, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -33,24 +33,24 @@ func check(ctx context.Context, hc healthpb.HealthClient) error {
 }
 
 func runClient(ctx context.Context, f childFlags, out *lineWriter, cmds <-chan string) error {
-	opts, err := clientOptions(f.config)
+	dial, err := clientOptions(f.config)
 	if err != nil {
 		return err
 	}
 	switch f.workload {
 	case wlIdle:
-		return idleClient(ctx, f, opts, out, cmds)
+		return idleClient(ctx, f, dial, out, cmds)
 	case wlUnary, wlChurn:
-		return loadClient(ctx, f, opts, out, cmds)
+		return loadClient(ctx, f, dial, out, cmds)
 	case wlStream16, wlStream1K:
-		return streamClient(ctx, f, opts, out, cmds)
+		return streamClient(ctx, f, dial, out, cmds)
 	}
 	return fmt.Errorf("unknown workload %q", f.workload)
 }
 
 // idleClient opens f.conns connections, each with one Check to establish
 // it, and reports the memory they hold.
-func idleClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
+func idleClient(ctx context.Context, f childFlags, dial func() []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
 	base := measureMemory()
 	conns := make([]*grpc.ClientConn, f.conns)
 	defer func() {
@@ -70,7 +70,7 @@ func idleClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 	for range dialers {
 		wg.Go(func() {
 			for i := range next {
-				cc, err := grpc.NewClient(f.addr, opts...)
+				cc, err := grpc.NewClient(f.addr, dial()...)
 				if err == nil {
 					conns[i] = cc
 					err = check(ctx, healthpb.NewHealthClient(cc))
@@ -101,7 +101,7 @@ func idleClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 
 // loadClient runs the unary or the churn workload, during its warm-up and
 // then only inside windows (see gate).
-func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
+func loadClient(ctx context.Context, f childFlags, dial func() []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -113,7 +113,7 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 	}()
 	var c counters
 	if f.workload == wlUnary {
-		cc, err := grpc.NewClient(f.addr, opts...)
+		cc, err := grpc.NewClient(f.addr, dial()...)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 			wg.Go(func() {
 				for ctx.Err() == nil {
 					g.enter()
-					cc, err := grpc.NewClient(f.addr, opts...)
+					cc, err := grpc.NewClient(f.addr, dial()...)
 					if err == nil {
 						err = check(ctx, healthpb.NewHealthClient(cc))
 						_ = cc.Close()
@@ -166,8 +166,8 @@ func loadClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *
 
 // streamClient pulls one warm-up stream, then one measured stream of f.msgs
 // messages at each start.
-func streamClient(ctx context.Context, f childFlags, opts []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
-	cc, err := grpc.NewClient(f.addr, opts...)
+func streamClient(ctx context.Context, f childFlags, dial func() []grpc.DialOption, out *lineWriter, cmds <-chan string) error {
+	cc, err := grpc.NewClient(f.addr, dial()...)
 	if err != nil {
 		return err
 	}

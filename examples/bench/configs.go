@@ -18,7 +18,8 @@ import (
 
 // The configurations compared side by side. Each side of each configuration
 // builds its options once, as a program would, and reuses them for every
-// connection it makes.
+// connection it makes; only perdial's client builds them for every
+// connection it dials.
 const (
 	cfgBare      = "bare"      // plain grpc-go, insecure credentials
 	cfgNoop      = "noop"      // a stats.Handler that does nothing: the floor grpc-go imposes on any handler
@@ -29,12 +30,13 @@ const (
 	cfgBoth      = "both"      // grpcpulse's bundles with otelgrpc installed through options.WithStatsHandler
 	cfgNoSpans   = "nospans"   // grpcpulse's bundles with options.WithConnectionSpans(false); only on request
 	cfgNoopOTel  = "noopotel"  // grpcpulse's bundles with OpenTelemetry's no-op providers: grpcpulse's own work, without the SDK's recording
+	cfgPerDial   = "perdial"   // grpcpulse, the client calling options.Client for every connection it dials (with one pair of providers), as a proxy with an option list per backend would
 )
 
 // defaultConfigs are the configurations compared unless -configs names
 // others; allConfigs are all that it may name.
 var (
-	defaultConfigs = []string{cfgBare, cfgNoop, cfgFloor, cfgNoopOTel, cfgGRPCPulse, cfgOtelGRPC, cfgBoth}
+	defaultConfigs = []string{cfgBare, cfgNoop, cfgFloor, cfgNoopOTel, cfgGRPCPulse, cfgPerDial, cfgOtelGRPC, cfgBoth}
 	allConfigs     = append(append([]string(nil), defaultConfigs...), cfgPolicy, cfgNoSpans)
 )
 
@@ -69,8 +71,8 @@ func serverPolicy() []grpc.ServerOption {
 }
 
 // bundleOptions returns the options of grpcpulse's bundles in configuration
-// cfg (grpcpulse, nospans or noopotel), with providers of their own, as the
-// option type O of one bundle.
+// cfg (grpcpulse, nospans, noopotel, or perdial's server), with providers of
+// their own, as the option type O of one bundle.
 func bundleOptions[O any](cfg string) []O {
 	var opts []options.HandlerOption
 	if cfg == cfgNoopOTel {
@@ -100,7 +102,7 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 		return serverPolicy(), nil
 	case cfgFloor:
 		return append(serverPolicy(), grpc.StatsHandler(noopHandler{})), nil
-	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel:
+	case cfgGRPCPulse, cfgNoSpans, cfgNoopOTel, cfgPerDial:
 		return options.Server(bundleOptions[options.ServerOption](cfg)...), nil
 	case cfgOtelGRPC:
 		mp, tp := providers()
@@ -115,8 +117,22 @@ func serverOptions(cfg string) ([]grpc.ServerOption, error) {
 	return nil, fmt.Errorf("unknown configuration %q", cfg)
 }
 
-// clientOptions returns the client side of configuration cfg.
-func clientOptions(cfg string) ([]grpc.DialOption, error) {
+// clientOptions returns the client side of configuration cfg: what to dial
+// each connection with.
+func clientOptions(cfg string) (func() []grpc.DialOption, error) {
+	if cfg == cfgPerDial {
+		mp, tp := providers()
+		return func() []grpc.DialOption {
+			return options.Client(options.WithMeterProvider(mp), options.WithTracerProvider(tp))
+		}, nil
+	}
+	opts, err := sharedClientOptions(cfg)
+	return func() []grpc.DialOption { return opts }, err
+}
+
+// sharedClientOptions returns the options every connection of
+// configuration cfg's client is dialled with.
+func sharedClientOptions(cfg string) ([]grpc.DialOption, error) {
 	creds := grpc.WithTransportCredentials(insecure.NewCredentials())
 	policy := grpc.WithKeepaliveParams(options.DefaultClientParameters())
 	switch cfg {

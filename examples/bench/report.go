@@ -185,7 +185,7 @@ func (r *results) median(key, cfg string) float64 { return median(r.samples[key]
 // ratioCols are the ratio columns: numerator and denominator configurations.
 var ratioCols = [][2]string{
 	{cfgGRPCPulse, cfgBare}, {cfgGRPCPulse, cfgNoop}, {cfgGRPCPulse, cfgFloor}, {cfgGRPCPulse, cfgPolicy}, {cfgGRPCPulse, cfgOtelGRPC}, {cfgBoth, cfgOtelGRPC},
-	{cfgNoopOTel, cfgFloor}, {cfgNoSpans, cfgBare}, {cfgNoSpans, cfgNoop}, {cfgNoSpans, cfgFloor},
+	{cfgNoopOTel, cfgFloor}, {cfgPerDial, cfgGRPCPulse}, {cfgNoSpans, cfgBare}, {cfgNoSpans, cfgNoop}, {cfgNoSpans, cfgFloor},
 }
 
 func (r *results) ratio(key string, c [2]string) float64 {

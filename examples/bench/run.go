@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +29,7 @@ type params struct {
 	configs      []string
 	json         bool
 	profileDir   string
+	out          string
 	turns        int
 	args         []string // as given, for the command line in the report
 }
@@ -48,6 +50,7 @@ func parseParams(args []string, stderr io.Writer) (params, error) {
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run, comma-separated")
 	configs := fs.String("configs", strings.Join(defaultConfigs, ","), "configurations to compare, comma-separated (also: "+cfgPolicy+", the bundles' keepalive policy alone; "+cfgNoSpans+", the bundles without connection spans)")
 	fs.BoolVar(&p.json, "json", false, "write the results as JSON instead of a Markdown table")
+	fs.StringVar(&p.out, "o", "", "write the Markdown table into this file (docs/performance.md), between its "+tableBegin+" and "+tableEnd+" lines, instead of to stdout")
 	fs.StringVar(&p.profileDir, "profile", "", "write CPU and allocation profiles of each configuration's last window of every round, per side, into this directory")
 	quick := fs.Bool("quick", false, "a validation run in under 2 minutes: one round, short windows, fewer connections and messages (flags given explicitly still apply)")
 	if err := fs.Parse(args); err != nil {
@@ -148,14 +151,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res.jsonReport())
 	}
+	if p.out != "" {
+		return replaceTable(p.out, res.markdown())
+	}
 	_, err = io.WriteString(stdout, res.markdown())
 	return err
 }
 
-// hasBulkVariant reports whether configuration cfg is measured by the bulk
-// copy: bare TCP for bare, the frame observer for grpcpulse. The others wrap
-// their conns exactly as one of those two does.
-func hasBulkVariant(cfg string) bool { return cfg == cfgBare || cfg == cfgGRPCPulse }
+// The lines between which -o writes the table, leaving the rest of the file,
+// the analysis written from the table, as it is.
+const (
+	tableBegin = "<!-- bench table: begin -->"
+	tableEnd   = "<!-- bench table: end -->"
+)
+
+// replaceTable writes table into file between the tableBegin and tableEnd
+// lines.
+func replaceTable(file, table string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	doc := string(b)
+	i, j := strings.Index(doc, tableBegin+"\n"), strings.Index(doc, tableEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %q line followed by a %q line to write the table between", file, tableBegin, tableEnd)
+	}
+	doc = doc[:i+len(tableBegin)+1] + "\n" + strings.TrimSpace(table) + "\n\n" + doc[j:]
+	return os.WriteFile(file, []byte(doc), 0o644)
+}
+
+// measures reports whether workload wl measures configuration cfg. The bulk
+// copy measures bare TCP for bare and the frame observer for grpcpulse: the
+// others wrap their conns exactly as one of those two does. perdial differs
+// from grpcpulse only in how its client builds its options for each
+// connection it dials, so it is measured where clients dial more than once:
+// the idle connections and churn.
+func measures(wl, cfg string) bool {
+	switch {
+	case wl == wlBulk:
+		return cfg == cfgBare || cfg == cfgGRPCPulse
+	case cfg == cfgPerDial:
+		return wl == wlIdle || wl == wlChurn
+	}
+	return true
+}
 
 // turnOrder returns the order of the configurations in turn k of round:
 // rotated every round and reversed every other turn (ABC CBA BCA ACB ...), so
@@ -297,6 +337,9 @@ func measureIdle(ctx context.Context, p params, round int) (map[string]map[strin
 	out := make(map[string]map[string]float64, len(p.configs))
 	for _, i := range turnOrder(len(p.configs), round, 0) {
 		cfg := p.configs[i]
+		if !measures(wlIdle, cfg) {
+			continue
+		}
 		m, err := measureIdleOne(ctx, p, cfg, round)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg, err)
@@ -332,10 +375,7 @@ func measureIdleOne(ctx context.Context, p params, cfg string, round int) (map[s
 // configuration's metrics are over all of its windows. The round's deadline
 // kills children that hang, never waited for forever.
 func measureInterleaved(ctx context.Context, p params, wl string, round int) (map[string]map[string]float64, error) {
-	cfgs := p.configs
-	if wl == wlBulk {
-		cfgs = slices.DeleteFunc(slices.Clone(cfgs), func(cfg string) bool { return !hasBulkVariant(cfg) })
-	}
+	cfgs := slices.DeleteFunc(slices.Clone(p.configs), func(cfg string) bool { return !measures(wl, cfg) })
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(cfgs))*limitOf(p)+time.Minute)
 	defer cancel()
 	var msgs uint64

@@ -13,9 +13,12 @@
 //
 // The names are those the OpenTelemetry Prometheus exporter writes
 // (grpc_transport_closes_total, grpc_transport_lifetime_seconds_bucket,
-// ...). go test ./examples/operators runs promtool check and test on the
-// rules; go test ./examples/otel runs every dashboard query and the rules
-// in a real Prometheus scraping the example program.
+// ...). README.md says how to load them, how exact the histograms'
+// quantiles are, and how many series a process exports at most.
+// go test ./examples/operators runs promtool check and test on the rules
+// and checks that budget against the code; go test ./examples/otel runs
+// every dashboard query and the rules in a real Prometheus scraping the
+// example program.
 package operators
 
 import (

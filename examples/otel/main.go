@@ -1,59 +1,18 @@
 // Command otel sends grpcpulse's metrics and traces wherever the standard
 // OpenTelemetry environment variables say: an OpenTelemetry Collector,
 // Jaeger or Tempo over OTLP, a Prometheus /metrics endpoint, or the
-// console.
+// console (go.opentelemetry.io/contrib/exporters/autoexport).
 //
-// It starts a gRPC server and a client on loopback, both set up with
-// grpcpulse's one-call bundles (options.Server, options.Client), with
-// otelgrpc installed beside grpcpulse (options.WithStatsHandler), serves
-// grpc.health.v1.Health, and then, until interrupted (or until -duration
-// has passed, if set):
+// It starts a gRPC health server and two clients on loopback, set up with
+// grpcpulse's bundles and with otelgrpc beside grpcpulse. The server's
+// MaxConnectionAge cuts the first client's Watch stream, its
+// MaxConnectionIdle closes the connection of the second, a standby that
+// calls nothing, and its keepalive pings that connection meanwhile. The
+// banner says when each happens.
 //
-//   - calls Health/Check every -check-interval;
-//   - keeps a Health/Watch stream open. The server's MaxConnectionAge
-//     (-max-age) and MaxConnectionAgeGrace (-grace) cut that stream at
-//     about max-age+grace, as they cut long-lived streams in production;
-//     the client opens a new one each time.
-//
-// Every cut shows up as grpc.transport.closes with
-// grpc.close.reason=max_connection_age (on both grpc.side values) and as
-// grpc.rpc.transport_failures with rpc.method=grpc.health.v1.Health/Watch,
-// next to grpc.transport.connections, grpc.transport.lifetime,
-// grpc.transport.goaways and, when -check-interval is above
-// -keepalive-time, grpc.keepalive.pings and grpc.keepalive.rtt. Each RPC
-// is one trace: otelgrpc's client span and, under it, its server span (the
-// W3C trace context travels in the request metadata), with grpcpulse's
-// annotations; each transport has its own grpc.transport span.
-//
-// The exporters are chosen by go.opentelemetry.io/contrib/exporters/autoexport
-// from the environment, as the OpenTelemetry specification defines it:
-//
-//	OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER   otlp (default), prometheus (metrics only), console, none
-//	OTEL_EXPORTER_OTLP_PROTOCOL                   http/protobuf (default, port 4318) or grpc (port 4317)
-//	OTEL_EXPORTER_OTLP_ENDPOINT                   e.g. http://localhost:4318 (http:// means plaintext;
-//	                                              the default is https://localhost:4318)
-//	OTEL_EXPORTER_OTLP_{METRICS,TRACES}_*         the same, per signal; OTEL_EXPORTER_OTLP_HEADERS, ...
-//	OTEL_EXPORTER_PROMETHEUS_HOST, _PORT          where /metrics is served (default localhost:9464)
-//	OTEL_METRIC_EXPORT_INTERVAL                   milliseconds between metric exports (here 5000 unless set)
-//	OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES   the resource (service.name defaults to grpcpulse-example)
-//
-// For example:
-//
-//	# Jaeger (traces only): docker run --rm -p 4318:4318 -p 16686:16686 jaegertracing/all-in-one
-//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_METRICS_EXPORTER=none go run ./examples/otel
-//	# an OpenTelemetry Collector (or Grafana Alloy, Tempo + Mimir, ...) taking both signals
-//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 go run ./examples/otel
-//	# Prometheus: scrape localhost:9464 (examples/operators has rules and a dashboard)
-//	OTEL_METRICS_EXPORTER=prometheus OTEL_TRACES_EXPORTER=none go run ./examples/otel
-//	# the console, for a look without any backend
-//	OTEL_METRICS_EXPORTER=console OTEL_TRACES_EXPORTER=console go run ./examples/otel -duration 20s
-//
-// A backend that refuses a signal (Jaeger answers metrics with gRPC
-// Unimplemented or HTTP 404) is reported once, with what to set, and does
-// not fail the run; every other export error is printed once too, and
-// repeats are only counted. The run fails when telemetry could not be
-// delivered at the final flush for any other reason (no backend listening,
-// for one).
+// README.md in this directory describes the workload, its flags and
+// timing, the environment variables, and how to run it against Jaeger, a
+// Collector, Prometheus or the console.
 package main
 
 import (

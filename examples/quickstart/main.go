@@ -220,6 +220,8 @@ func (d *demo) streamCutByMaxAge(ctx context.Context) error {
 
 func (d *demo) tooManyPings(ctx context.Context) error {
 	fmt.Fprintln(d.w, "\n2. PINGs flood a connection that carries a Watch stream (the server allows one per 5s)")
+	fmt.Fprintln(d.w, "   (grpc-go itself logs the GOAWAY its client receives, on stderr: \"ERROR: [transport] Client received GoAway with error code")
+	fmt.Fprintln(d.w, "   ENHANCE_YOUR_CALM and debug data equal to ASCII \"too_many_pings\"\". It says what happened, not why: the lines below do.)")
 	stop, addr, err := d.serve()
 	if err != nil {
 		return err

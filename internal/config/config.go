@@ -96,12 +96,15 @@ func Build[O any](opts []O) *Config {
 
 // Handle reports err to the error handler: WithErrorHandler's, or
 // otel.Handle, OpenTelemetry's, which logs it.
-func (c *Config) Handle(err error) {
+func (c *Config) Handle(err error) { c.Reporter()(err) }
+
+// Reporter returns the error handler Handle reports to, for what outlives
+// the Config: it holds nothing of the Config.
+func (c *Config) Reporter() func(error) {
 	if c.ErrorHandler != nil {
-		c.ErrorHandler(err)
-		return
+		return c.ErrorHandler
 	}
-	otel.Handle(err)
+	return otel.Handle
 }
 
 // PolicyError is the error that reports what Validate found in a keepalive

@@ -67,6 +67,9 @@ type Journal struct {
 	pingRestarted bool
 	claimed       bool
 	forgotten     bool // freed unclaimed: a late Claim must fail
+	// peerPreface: the peer's connection preface, its first SETTINGS,
+	// was read in full (see Closed).
+	peerPreface bool
 }
 
 type goAwayKey struct {
@@ -230,10 +233,40 @@ func (j *Journal) End(e wire.End) {
 	if closing && j.hooks != nil {
 		j.hooks.Closing(j)
 	}
-	// An unclaimed journal is not freed here: grpc-go's server tags a
-	// transport (TagConn) on another goroutine after its writer has
-	// started, so a peer that goes away at once ends the conn first. The
-	// unclaimed timer frees a journal that is never claimed.
+	// An unclaimed journal is not freed at its end: grpc-go's server tags
+	// a transport (TagConn) on another goroutine after its writer has
+	// started, so a peer that goes away at once ends the conn first, and
+	// its TagConn must still find the journal. Closed frees one that can
+	// no longer be claimed.
+}
+
+// Settings implements wire.Sink.
+func (j *Journal) Settings() {
+	j.mu.Lock()
+	j.peerPreface = true
+	j.mu.Unlock()
+}
+
+// Closed implements wire.Sink. A journal that no stats handler claimed is
+// freed when its conn is closed before the peer's connection preface was
+// read: grpc-go makes a connection a transport, which it then tags
+// (TagConn), only after reading that preface, and it reads nothing from a
+// closed conn. Scanners and broken clients make such connections (TCP
+// connected, the handshake of the wrapped credentials done, the HTTP/2
+// preface never finished), and grpc-go closes them through this conn when
+// it gives up on them.
+//
+// Nothing reads the conn while it is closed: grpc-go's server reads the
+// preface and closes a conn whose preface failed on one goroutine, and its
+// client tags a transport before it reads anything. A journal whose preface
+// was read is left to be claimed, or to the unclaimed timer.
+func (j *Journal) Closed() {
+	j.mu.Lock()
+	free := !j.claimed && !j.forgotten && !j.peerPreface
+	j.mu.Unlock()
+	if free {
+		j.forgetUnclaimed()
+	}
 }
 
 // pingEpoch anchors the monotonic times of the peer's keepalive PINGs: a
@@ -241,21 +274,31 @@ func (j *Journal) End(e wire.End) {
 var pingEpoch = time.Now()
 
 // unclaimedGrace is how long a journal waits to be claimed by a stats
-// handler. grpc-go tags a transport microseconds after its handshake; a
-// conn whose transport setup fails (a bad client preface, for one) is
-// closed by grpc-go through the raw conn, so its journal may never see an
-// end at all, and only this timer frees it.
+// handler. grpc-go tags a transport microseconds after its handshake. A conn
+// closed before its preface was read is freed at once (see Closed); this
+// timer frees the journals of the few that are not: a client's conn that
+// grpc-go closes through the raw conn after the handshake (its connect
+// deadline expired), or a server's transport made while the server stops,
+// which is never tagged.
 const unclaimedGrace = 10 * time.Second
 
+// forgetUnclaimed frees the journal unless a stats handler claimed it.
 func (j *Journal) forgetUnclaimed() {
 	j.mu.Lock()
-	if j.claimed {
+	if j.claimed || j.forgotten {
 		j.mu.Unlock()
 		return
 	}
 	j.forgotten = true
+	if j.unclaimed != nil {
+		// Stopped, the timer no longer holds the journal.
+		j.unclaimed.Stop()
+		j.unclaimed = nil
+	}
 	j.mu.Unlock()
-	j.reg.forget(j)
+	if j.reg != nil {
+		j.reg.forget(j)
+	}
 }
 
 // markClosingLocked records the first sign that the connection is ending and

@@ -31,14 +31,22 @@ type Registry struct {
 	n        atomic.Int64
 	observed atomic.Bool // a connection was ever observed
 
-	grace time.Duration // how long a journal waits to be claimed: unclaimedGrace
+	grace atomic.Int64 // how long a journal waits to be claimed, a time.Duration: unclaimedGrace
 }
 
 // NewRegistry returns an empty registry for one side; hooks (may be nil)
 // receive every journal's live events.
 func NewRegistry(side pulse.Side, hooks Hooks) *Registry {
-	return &Registry{side: side, hooks: hooks, grace: unclaimedGrace}
+	r := &Registry{side: side, hooks: hooks}
+	r.grace.Store(int64(unclaimedGrace))
+	return r
 }
+
+// SetUnclaimedGrace sets how long a journal opened from now on waits to be
+// claimed by a stats handler before the unclaimed timer frees it. Tests
+// lengthen it to tell a journal freed when its conn closed from one the
+// timer freed.
+func (r *Registry) SetUnclaimedGrace(d time.Duration) { r.grace.Store(int64(d)) }
 
 // Observe opens a journal for c and returns c wrapped by the frame observer
 // (the wire.Conn's Outer: see there). Call it with the conn a handshake
@@ -54,7 +62,7 @@ func (r *Registry) Observe(c net.Conn) (net.Conn, *Journal) {
 		r.observed.Store(true)
 	}
 	j.mu.Lock()
-	j.unclaimed = time.AfterFunc(r.grace, j.forgetUnclaimed)
+	j.unclaimed = time.AfterFunc(time.Duration(r.grace.Load()), j.forgetUnclaimed)
 	j.mu.Unlock()
 	return wc.Outer(), j
 }

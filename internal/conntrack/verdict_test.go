@@ -46,6 +46,8 @@ func (discard) GoAway(wire.Direction, uint32, uint32, []byte) {}
 func (discard) RSTStream(wire.Direction, uint32, uint32)      {}
 func (discard) Violation(wire.Direction, wire.Violation)      {}
 func (discard) End(wire.End)                                  {}
+func (discard) Settings()                                     {}
+func (discard) Closed()                                       {}
 
 // The verdicts a peer must not be able to choose, and the verdicts that need
 // evidence: a GOAWAY is read by the role of its sender, a violation makes

@@ -74,7 +74,7 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 	if h.logger == nil {
 		return
 	}
-	suppressed, ok := h.sampler.Allow(reason, end)
+	suppressed, ok := h.logSampler().Allow(reason, end)
 	if !ok {
 		return
 	}
@@ -87,6 +87,15 @@ func (h *Handler) diagnose(ctx context.Context, c *rpclink.Conn, snap conntrack.
 		attrs = append(attrs, slog.Int(pulse.AttrSuppressed, suppressed))
 	}
 	h.logger.LogAttrs(ctx, slog.LevelWarn, pulse.LogMessage, append(head, attrs...)...)
+}
+
+// logSampler returns the Handler's sampler, made at its first use.
+func (h *Handler) logSampler() *diagnose.Sampler {
+	if s := h.sampler.Load(); s != nil {
+		return s
+	}
+	h.sampler.CompareAndSwap(nil, new(diagnose.Sampler))
+	return h.sampler.Load()
 }
 
 // peerAttrs returns network.peer.address and network.peer.port for a TCP

@@ -22,6 +22,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/diagnose"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/shared"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
@@ -29,20 +30,28 @@ import (
 // Handler is grpcpulse's grpc-go stats.Handler for one side (client or
 // server), which stats.ServerHandler and stats.ClientHandler present and
 // the bundles install directly.
+//
+// What depends only on the providers, the instruments with their prebuilt
+// attribute sets and the connection spans' tracer, is shared by every
+// Handler of the same side and providers; a Handler holds only what is its
+// own, so that a program can build its options for every connection it
+// dials.
 type Handler struct {
-	side   pulse.Side
 	reg    *conntrack.Registry
-	in     *instruments
-	tracer *spans.Tracer    // nil: no connection spans
+	in     *instruments     // shared
+	tracer *spans.Tracer    // shared; nil: no connection spans
 	rpcs   *spans.RPCTracer // nil: no own RPC spans
 	report func(error)
 
 	// The diagnosis of abnormal ends.
 	logger      *slog.Logger
 	onDiagnosis func(pulse.Diagnosis)
-	sampler     diagnose.Sampler
-	policy      atomic.Pointer[Policy]
+	// sampler is made for the first record logged: most Handlers never
+	// log one.
+	sampler atomic.Pointer[diagnose.Sampler]
+	policy  atomic.Pointer[Policy]
 
+	side pulse.Side // beside unobserved, which leaves room for it
 	// unobserved is set at the first transport that arrived without the
 	// frame observer, which is reported once.
 	unobserved atomic.Bool
@@ -61,15 +70,20 @@ type Policy struct {
 // New returns the Handler of side, configured by cfg. Its policy is the
 // one cfg's keepalive overrides describe; SetPolicy replaces it.
 func New(side pulse.Side, cfg *config.Config) *Handler {
-	h := &Handler{side: side, report: cfg.Handle, logger: cfg.Logger, onDiagnosis: cfg.OnDiagnosis}
-	h.in = newInstruments(cfg.MeterProvider, side.String(), cfg.Handle)
+	// The error handler itself, not cfg.Handle: a method value would keep
+	// the whole configuration alive with the Handler.
+	h := &Handler{side: side, report: cfg.Reporter(), logger: cfg.Logger, onDiagnosis: cfg.OnDiagnosis}
+	h.in = instrumentsFor(cfg.MeterProvider, side)
+	if h.in.err != nil {
+		h.report(h.in.err)
+	}
 	if side == pulse.SideServer {
 		h.SetPolicy(Policy{Server: cfg.ServerParams, Enforcement: cfg.Enforcement})
 	} else {
 		h.SetPolicy(Policy{Client: cfg.ClientParams, Peer: cfg.PeerEnforcement})
 	}
 	if cfg.ConnSpans && !isNoop(cfg.TracerProvider) {
-		h.tracer = spans.NewTracer(cfg.TracerProvider, side)
+		h.tracer = tracerFor(cfg.TracerProvider, side)
 	}
 	if cfg.RPCSpans {
 		h.rpcs = spans.NewRPCTracer(cfg.TracerProvider, cfg.Propagators, side == pulse.SideServer)
@@ -81,6 +95,10 @@ func New(side pulse.Side, cfg *config.Config) *Handler {
 // SetPolicy makes p the policy the diagnoses judge against.
 func (h *Handler) SetPolicy(p Policy) { h.policy.Store(&p) }
 
+// SharePolicy is SetPolicy for a policy many Handlers judge against, which
+// they then share: neither p nor what it points to may change afterwards.
+func (h *Handler) SharePolicy(p *Policy) { h.policy.Store(p) }
+
 // Side returns the side the Handler records.
 func (h *Handler) Side() pulse.Side { return h.side }
 
@@ -90,6 +108,28 @@ func (h *Handler) Report(err error) { h.report(err) }
 // OpenJournals returns how many journals the Handler still holds: every
 // one is freed when its connection closes.
 func (h *Handler) OpenJournals() int { return h.reg.Len() }
+
+// tracerKey names the connection spans' tracer of one side of one
+// TracerProvider.
+type tracerKey struct {
+	tp   trace.TracerProvider
+	side pulse.Side
+}
+
+// sharedTracers holds the tracer of every (TracerProvider, side) in use, for
+// as long as a Handler holds it.
+var sharedTracers shared.Cache[tracerKey, spans.Tracer]
+
+// tracerFor returns the connection spans' tracer of side on tp, shared with
+// every other Handler of side on tp.
+func tracerFor(tp trace.TracerProvider, side pulse.Side) *spans.Tracer {
+	return sharedTracers.Get(tracerKey{tp, side}, func() *spans.Tracer { return spans.NewTracer(tp, side) })
+}
+
+// SetUnclaimedGrace sets how long a journal opened from now on waits to be
+// claimed by TagConn before it is freed unclaimed (see
+// conntrack.Registry.SetUnclaimedGrace).
+func (h *Handler) SetUnclaimedGrace(d time.Duration) { h.reg.SetUnclaimedGrace(d) }
 
 // isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
 // record nothing: a connection then costs no span at all.

@@ -3,6 +3,7 @@ package handler
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -10,20 +11,56 @@ import (
 
 	"github.com/grpcpulse/grpcpulse/internal/conntrack"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/shared"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
 
-// Bucket boundaries, in seconds. Transport lifetimes span milliseconds (a
-// failed handshake) to days (a healthy channel), so the buckets are roughly
-// logarithmic over that range; keepalive RTTs span sub-millisecond loopback
-// to multi-second lossy links.
+// Bucket boundaries, in seconds: the E6 series (1, 1.5, 2.2, 3.3, 4.7, 6.8
+// in each decade), so that no bucket's upper bound is more than 1.5 times
+// its lower bound. Prometheus's histogram_quantile interpolates linearly
+// inside the bucket the quantile falls in; with these buckets the median of
+// lifetimes or RTTs that sit together (a max-age drain, an idle timeout, one
+// network path), even all at one value, is off by less than a quarter, and
+// a spread over decades much less; the tests in buckets_test.go hold them to
+// that. Lifetimes span a failed start (milliseconds) to a channel that stays
+// up for a week; RTTs span loopback (tens of microseconds) to a link slow
+// enough to approach a keepalive Timeout. The SDK exports every bucket of
+// every attribute set, so each boundary is one more series per side and
+// close reason: examples/operators/README.md counts them.
 var (
-	lifetimeBuckets = []float64{0.01, 0.1, 1, 10, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800}
-	rttBuckets      = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20}
+	lifetimeBuckets = []float64{
+		0.0068,
+		0.01, 0.015, 0.022, 0.033, 0.047, 0.068,
+		0.1, 0.15, 0.22, 0.33, 0.47, 0.68,
+		1, 1.5, 2.2, 3.3, 4.7, 6.8,
+		10, 15, 22, 33, 47, 68,
+		100, 150, 220, 330, 470, 680,
+		1000, 1500, 2200, 3300, 4700, 6800,
+		10000, 15000, 22000, 33000, 47000, 68000,
+		100000, 150000, 220000, 330000, 470000, 680000,
+	}
+	rttBuckets = []float64{
+		0.000022, 0.000033, 0.000047, 0.000068,
+		0.0001, 0.00015, 0.00022, 0.00033, 0.00047, 0.00068,
+		0.001, 0.0015, 0.0022, 0.0033, 0.0047, 0.0068,
+		0.01, 0.015, 0.022, 0.033, 0.047, 0.068,
+		0.1, 0.15, 0.22, 0.33, 0.47, 0.68,
+		1, 1.5, 2.2, 3.3, 4.7, 6.8,
+		10, 15, 22,
+	}
 )
 
-// instruments are created once per Handler. Attribute sets that do not
-// depend on the event are built once too, so hot paths allocate nothing.
+// LifetimeBuckets returns the boundaries of grpc.transport.lifetime.
+func LifetimeBuckets() []float64 { return slices.Clone(lifetimeBuckets) }
+
+// RTTBuckets returns the boundaries of grpc.keepalive.rtt.
+func RTTBuckets() []float64 { return slices.Clone(rttBuckets) }
+
+// instruments are created once per MeterProvider and side, and shared by
+// every Handler of that side built with the provider: a program that builds
+// its options for every connection it dials pays for them once. Attribute
+// sets that do not depend on the event are built once too, so hot paths
+// allocate nothing.
 type instruments struct {
 	connections metric.Int64UpDownCounter
 	closes      metric.Int64Counter
@@ -42,9 +79,29 @@ type instruments struct {
 	closeOpts    optionCache[closeKey, []metric.AddOption]
 	lifetimeOpts optionCache[pulse.Reason, []metric.RecordOption]
 	goAwayOpts   optionCache[goAwayKey, []metric.AddOption]
+
+	// err is what creating the instruments failed with, reported to every
+	// Handler that shares them.
+	err error
 }
 
-func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *instruments {
+// instrumentsKey names the instruments of one side of one MeterProvider.
+type instrumentsKey struct {
+	mp   metric.MeterProvider
+	side pulse.Side
+}
+
+// sharedInstruments holds the instruments of every (MeterProvider, side) in
+// use, for as long as a Handler holds them.
+var sharedInstruments shared.Cache[instrumentsKey, instruments]
+
+// instrumentsFor returns the instruments of side on mp, shared with every
+// other Handler of side on mp.
+func instrumentsFor(mp metric.MeterProvider, side pulse.Side) *instruments {
+	return sharedInstruments.Get(instrumentsKey{mp, side}, func() *instruments { return newInstruments(mp, side.String()) })
+}
+
+func newInstruments(mp metric.MeterProvider, side string) *instruments {
 	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	in := &instruments{side: semconv.Side.String(side)}
 	var errs []error
@@ -78,8 +135,8 @@ func newInstruments(mp metric.MeterProvider, side string, handle func(error)) *i
 	report(e)
 	if err := errors.Join(errs...); err != nil {
 		// The API returns usable no-op instruments alongside an error:
-		// report it and carry on.
-		handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
+		// each Handler reports it and carries on.
+		in.err = fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err)
 	}
 	sideOnly := metric.WithAttributeSet(attribute.NewSet(in.side))
 	in.sideAdd, in.sideRecord = []metric.AddOption{sideOnly}, []metric.RecordOption{sideOnly}

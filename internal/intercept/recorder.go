@@ -15,6 +15,7 @@ import (
 	"github.com/grpcpulse/grpcpulse/internal/config"
 	"github.com/grpcpulse/grpcpulse/internal/rpclink"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
+	"github.com/grpcpulse/grpcpulse/internal/shared"
 	"github.com/grpcpulse/grpcpulse/internal/spans"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
@@ -22,24 +23,50 @@ import (
 // Recorder is the go-grpc-middleware Reportable of one side: it hands each
 // call a reporter that classifies the call's end and counts it in
 // grpc.rpc.transport_failures if its transport caused the failure.
+//
+// It depends only on the MeterProvider and the side, so one Recorder serves
+// every interceptor of that side built with the provider: a program that
+// builds its options for every connection it dials pays for it once.
 type Recorder struct {
 	side     pulse.Side
 	sideAttr attribute.KeyValue
 	failures metric.Int64Counter
+	err      error // what creating the instrument failed with
 }
 
-// NewRecorder returns the Recorder of side, configured by cfg.
+// recorderKey names the Recorder of one side of one MeterProvider.
+type recorderKey struct {
+	mp   metric.MeterProvider
+	side pulse.Side
+}
+
+// recorders holds the Recorder of every (MeterProvider, side) in use, for
+// as long as an interceptor holds it.
+var recorders shared.Cache[recorderKey, Recorder]
+
+// NewRecorder returns the Recorder of side, configured by cfg: the one every
+// interceptor of side on cfg's MeterProvider shares.
 func NewRecorder(side pulse.Side, cfg *config.Config) *Recorder {
-	m := cfg.MeterProvider.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
+	mp := cfg.MeterProvider
+	r := recorders.Get(recorderKey{mp, side}, func() *Recorder { return newRecorder(side, mp) })
+	if r.err != nil {
+		// The API returns a usable no-op instrument alongside an error:
+		// each configuration reports it and carries on.
+		cfg.Handle(r.err)
+	}
+	return r
+}
+
+func newRecorder(side pulse.Side, mp metric.MeterProvider) *Recorder {
+	m := mp.Meter(semconv.ScopeName, metric.WithInstrumentationVersion(semconv.Version))
 	failures, err := m.Int64Counter(semconv.MetricTransportFailures,
 		metric.WithUnit("{call}"),
 		metric.WithDescription("RPCs that failed because their transport ended or drained, by the transport's close reason."))
+	r := &Recorder{side: side, sideAttr: semconv.Side.String(side.String()), failures: failures}
 	if err != nil {
-		// The API returns a usable no-op instrument alongside an error:
-		// report it and carry on.
-		cfg.Handle(fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err))
+		r.err = fmt.Errorf("grpcpulse: creating the %s's instruments: %w", side, err)
 	}
-	return &Recorder{side: side, sideAttr: semconv.Side.String(side.String()), failures: failures}
+	return r
 }
 
 // ClientReporter implements mw.ClientReportable. Called by grpcpulse's own

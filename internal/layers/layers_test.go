@@ -104,3 +104,33 @@ func TestNoSDK(t *testing.T) {
 		}
 	}
 }
+
+// The public packages' documentation names only public types: a user reads
+// and uses every exported name without looking inside internal/.
+func TestPublicDocsNameNoInternalType(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", module+"/internal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var internals []string
+	for _, p := range strings.Fields(string(out)) {
+		internals = append(internals, p[strings.LastIndex(p, "/")+1:]+".")
+	}
+	for _, pkg := range []string{"options", "stats", "interceptors", "tracing", "stats/pulse"} {
+		doc, err := exec.Command("go", "doc", "-all", module+"/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go doc %s: %v", pkg, err)
+		}
+		for _, line := range strings.Split(string(doc), "\n") {
+			code := strings.TrimSpace(line)
+			if !strings.HasPrefix(code, "func ") && !strings.HasPrefix(code, "type ") && !strings.HasPrefix(code, "const ") && !strings.HasPrefix(code, "var ") {
+				continue
+			}
+			for _, q := range internals {
+				if strings.Contains(code, " "+q) || strings.Contains(code, "("+q) || strings.Contains(code, "*"+q) || strings.Contains(code, "]"+q) {
+					t.Errorf("%s: %q names an internal package's type", pkg, code)
+				}
+			}
+		}
+	}
+}

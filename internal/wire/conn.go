@@ -183,15 +183,17 @@ func (c *Conn) Settle() {
 	}
 }
 
-// Close records a local close, unless the connection already ended, and
-// closes the wrapped conn.
+// Close records a local close, unless the connection already ended, closes
+// the wrapped conn and reports that it is closed (Sink.Closed).
 func (c *Conn) Close() error {
 	c.closed.Store(true)
 	if c.reading.Load() > 0 {
 		c.readerLive.Store(true)
 	}
 	c.end(End{Kind: EndLocalClose})
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.sink.Closed()
+	return err
 }
 
 // SyscallConn forwards to the wrapped conn so that channelz can read socket

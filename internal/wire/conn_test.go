@@ -202,6 +202,13 @@ func TestConnCloseReportsLocalCloseOnce(t *testing.T) {
 	if want := []End{{Kind: EndLocalClose}}; len(ends) != 1 || ends[0] != want[0] {
 		t.Fatalf("ends = %v; want exactly %v", ends, want)
 	}
+	// Every Close is reported as such, the end only once.
+	rec.mu.Lock()
+	closed := rec.closed
+	rec.mu.Unlock()
+	if closed != 2 {
+		t.Errorf("%d closes reported after two Closes, want 2", closed)
+	}
 }
 
 func TestConnPeerCloseIsEOF(t *testing.T) {
@@ -319,6 +326,7 @@ func TestConnReportsFrames(t *testing.T) {
 	in.WriteString(clientPreface)
 	pfr := http2.NewFramer(&in, nil)
 	pfr.WriteSettings(grpcSettings...)
+	pfr.WriteSettingsAck()
 	pfr.WritePing(false, KeepalivePingData)
 	pfr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte("hdrs"), EndHeaders: true})
 	pfr.WriteData(1, true, bytes.Repeat([]byte{0}, 3000))
@@ -364,6 +372,14 @@ func TestConnReportsFrames(t *testing.T) {
 	got, _ := rec.snapshot()
 	if !equalEvents(got, want) {
 		t.Fatalf("events\n got: %v\nwant: %v", got, want)
+	}
+	// The peer's SETTINGS are reported, its acknowledgement and this
+	// side's own SETTINGS are not.
+	rec.mu.Lock()
+	settings := rec.settings
+	rec.mu.Unlock()
+	if settings != 1 {
+		t.Errorf("%d SETTINGS reported, want 1: the peer's, not its ACK, not the ones sent", settings)
 	}
 }
 

@@ -4,8 +4,9 @@
 // Write, looks inside PING, GOAWAY and RST_STREAM payloads only (and, in what
 // it receives, at the pad length byte of padded DATA and PUSH_PROMISE), and
 // reports them, together with the HTTP/2 violations the peer committed that
-// grpc-go closes a transport for (see Violation) and how the connection
-// ended, to a Sink. It exists because
+// grpc-go closes a transport for (see Violation), the peer's SETTINGS (which
+// complete its connection preface), how the connection ended and every
+// local Close, to a Sink. It exists because
 // grpc-go tells a stats.Handler that a transport ended but never why: the
 // frames that explain it (a keepalive PING left unanswered, a GOAWAY with
 // "max_age" or "too_many_pings") are only visible on the wire.

@@ -41,6 +41,8 @@ type recorder struct {
 	events     []event
 	ends       []End
 	violations []violationEvent
+	// settings counts SETTINGS received, closed local Closes.
+	settings, closed int
 }
 
 // violationEvent is a reported violation and how many events preceded it.
@@ -74,6 +76,18 @@ func (r *recorder) Violation(dir Direction, v Violation) {
 	r.violations = append(r.violations, violationEvent{dir: dir, v: v, after: len(r.events)})
 }
 
+func (r *recorder) Settings() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settings++
+}
+
+func (r *recorder) Closed() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed++
+}
+
 func (r *recorder) End(e End) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -101,6 +115,8 @@ func (c *countingSink) GoAway(_ Direction, _, _ uint32, debug []byte) {
 func (c *countingSink) RSTStream(Direction, uint32, uint32) { c.rsts.Add(1) }
 func (c *countingSink) Violation(Direction, Violation)      { c.violations.Add(1) }
 func (c *countingSink) End(End)                             { c.ends.Add(1) }
+func (c *countingSink) Settings()                           {}
+func (c *countingSink) Closed()                             {}
 
 // oracleEvents reads stream with x/net/http2's Framer and returns the
 // PING/GOAWAY/RST_STREAM frames it returns, in order, up to its first error,

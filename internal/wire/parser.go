@@ -358,5 +358,11 @@ func (p *parser) emit(s Sink) {
 		s.GoAway(p.dir, last, code, p.buf[8:p.bufN])
 	case frameRSTStream:
 		s.RSTStream(p.dir, p.stream, binary.BigEndian.Uint32(p.buf[0:4]))
+	case frameSettings:
+		// Only the validated direction's: it is the received one, and
+		// its SETTINGS never take the fast path.
+		if p.validate && p.flags&flagAck == 0 {
+			s.Settings()
+		}
 	}
 }

@@ -12,6 +12,11 @@ type Sink interface {
 	GoAway(dir Direction, lastStreamID, code uint32, debug []byte)
 	// RSTStream reports an RST_STREAM frame.
 	RSTStream(dir Direction, streamID, code uint32)
+	// Settings reports a SETTINGS frame received that is not an
+	// acknowledgement, once it has been read in full. The first completes
+	// the peer's connection preface, which grpc-go reads before it makes
+	// the connection a transport.
+	Settings()
 	// Violation reports that the frames of one direction broke HTTP/2 in a
 	// way grpc-go's framer rejects as a connection error (see Violation).
 	// It is called at most once per direction, and the observer stops
@@ -25,4 +30,7 @@ type Sink interface {
 	// End, that Write's, replaces the first. Call Conn.Settle before
 	// reading what End recorded at a transport's end.
 	End(e End)
+	// Closed reports every local Close, once the wrapped conn is closed:
+	// nothing more is read from it.
+	Closed()
 }

@@ -12,12 +12,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grpcpulse/grpcpulse/internal/testenv"
 )
 
 // Patience is how long the waits of this package last before they fail the
-// test. It is generous on purpose: CI runs under -race on two busy cores,
-// and a JVM or a Python interpreter can take seconds to start there.
-const Patience = 60 * time.Second
+// test: the scenarios' own (testenv.Patience), generous on purpose, since a
+// JVM or a Python interpreter can take seconds to start on two busy cores.
+const Patience = testenv.Patience
 
 // Event is one JSON line a peer program printed on stdout. Which fields
 // are set depends on Event.Event; the package doc lists the events.
@@ -168,7 +170,7 @@ func (p *Process) Stderr() string {
 func (p *Process) WaitEvent(t testing.TB, name string, match func(Event) bool) Event {
 	t.Helper()
 	var found Event
-	poll(t, Patience, func() string {
+	testenv.EventuallyWithin(t, Patience, func() string {
 		for _, e := range p.Events() {
 			if e.Event == name && (match == nil || match(e)) {
 				found = e
@@ -260,23 +262,4 @@ func tail(s string, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// poll calls cond until it returns "" or d has passed, then fails the test
-// with cond's last message.
-func poll(t testing.TB, d time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %s", d, msg)
-		}
-		<-tick.C
-	}
 }

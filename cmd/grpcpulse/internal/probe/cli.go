@@ -10,12 +10,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Usage is the probe command's synopsis.
-const Usage = "usage: grpcpulse probe [--budget 2m] [--json] [--tls [--ca FILE] [--server-name NAME] [--insecure-skip-verify]] [--authority NAME] [--stream-method pkg.Service/Method] [--quiet] host:port"
+const Usage = "usage: grpcpulse probe [--budget 2m] [--client go|c-core|js|java] [--json] [--tls [--ca FILE] [--server-name NAME] [--insecure-skip-verify]] [--authority NAME] [--stream-method pkg.Service/Method] [--quiet] host:port"
 
 // Command runs "grpcpulse probe" with args (the arguments after "probe"):
 // the report goes to stdout, progress and errors to stderr. It returns the
@@ -38,6 +39,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		authority  = fs.String("authority", "", "the :authority of the probe's calls (default host:port)")
 		method     = fs.String("stream-method", "", "a method the probe may open and leave silent (HEADERS only, no request message), when the server has no grpc.health.v1.Health/Watch")
 		quiet      = fs.Bool("quiet", false, "no progress lines on stderr")
+		client     = fs.String("client", ImplGo, "the client the advice is for: go (grpc-go), c-core (C++, Python, Ruby, PHP), js (grpc-js) or java (grpc-java)")
 	)
 	// Flags may follow the target: "probe host:port --json" works too.
 	var positional []string
@@ -68,9 +70,14 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "grpcpulse probe: --budget must be at least 5s")
 		return 2
 	}
-	cfg := Config{Target: target, Budget: *budget, Authority: *authority, StreamMethod: *method}
+	if !slices.Contains(Clients, *client) {
+		fmt.Fprintf(stderr, "grpcpulse probe: --client %q: want one of %s\n", *client, strings.Join(Clients, ", "))
+		return 2
+	}
+	cfg := Config{Target: target, Budget: *budget, Authority: *authority, StreamMethod: *method, Client: *client}
 	if *useTLS || *caFile != "" || *serverName != "" || *insecure {
 		tc := &tls.Config{ServerName: *serverName, InsecureSkipVerify: *insecure}
+		cfg.serverNameGiven = *serverName != ""
 		if tc.ServerName == "" {
 			host, _, _ := net.SplitHostPort(target)
 			tc.ServerName = host
@@ -107,5 +114,17 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "grpcpulse probe: writing the report: %s\n", oneLine(err))
 		return 1
 	}
+	switch {
+	case rep.Interrupted:
+		fmt.Fprintf(stderr, "grpcpulse probe: interrupted after %s: the report is partial\n", fmtDur(rep.Elapsed))
+		return ExitInterrupted
+	case rep.Stopped != "":
+		fmt.Fprintf(stderr, "grpcpulse probe: %s\n", rep.Stopped)
+		return 1
+	}
 	return 0
 }
+
+// ExitInterrupted is the exit code of a probe cut short by SIGINT, as a
+// shell reports a command killed by it.
+const ExitInterrupted = 130

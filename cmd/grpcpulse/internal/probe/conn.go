@@ -19,23 +19,39 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// keepalivePing is grpc-go's keepalive PING payload; a server PING carrying
-// it is the server's own keepalive, which tells how long ServerParameters.Time is.
-var keepalivePing = [8]byte{}
-
-// goawayEvent is one GOAWAY frame read from the server.
+// goawayEvent is one GOAWAY frame read from the server, with the state of
+// the connection when it came: how many of the probe's streams were open,
+// and since when none had been (the start of the server's idle clock).
 type goawayEvent struct {
-	At         time.Time
-	Code       http2.ErrCode
-	Debug      string
-	LastStream uint32
+	At          time.Time
+	Code        http2.ErrCode
+	Debug       string
+	LastStream  uint32
+	OpenStreams int
+	IdleSince   time.Time
 }
 
-// serverPing is a keepalive PING the server sent, with how long the
-// connection had been silent in the client-to-server direction before it:
-// grpc-go's server pings after ServerParameters.Time without reading.
+// serverPing is a PING the server sent, whatever its payload, with what
+// tells a keepalive PING from a flow-control or drain PING by behaviour:
+// how long the probe had written nothing before it (a server keepalive
+// fires after a silence), whether the probe had written HEADERS or DATA
+// since the server's previous PING (a bandwidth-estimation PING, as C-core,
+// grpc-go and Netty send, follows data the server read), and whether it
+// came right behind a GOAWAY (a drain PING).
 type serverPing struct {
-	At      time.Time
+	At            time.Time
+	Data          [8]byte
+	Silence       time.Duration // since the probe's last write of any kind
+	SinceData     time.Duration // since the last HEADERS or DATA, either way
+	DataSincePrev bool
+	AfterGoaway   bool
+}
+
+// rstEvent is a RST_STREAM the server sent on one of the probe's streams.
+type rstEvent struct {
+	At   time.Time
+	Code http2.ErrCode
+	// Silence is how long the stream had carried nothing before it.
 	Silence time.Duration
 }
 
@@ -69,6 +85,16 @@ type h2conn struct {
 	serverPings []serverPing
 	streams     map[uint32]*h2stream
 	dataHeaders []time.Time // HEADERS and DATA frames read, on any stream
+	rsts        []rstEvent
+	// respHeaders are the first response headers read on any stream, for
+	// naming the implementation (a proxy announces itself there).
+	respHeaders []hpack.HeaderField
+	lastData    time.Time // the last HEADERS or DATA frame, either way
+	probeData   bool      // the probe wrote HEADERS or DATA since the server's last PING
+	openStreams int
+	idleSince   time.Time     // when openStreams last became 0
+	role        string        // what the probe uses the connection for
+	maxWriteGap time.Duration // the longest the probe wrote nothing, up to the first GOAWAY
 	closedAt    time.Time
 	closeErr    error
 	localClose  bool
@@ -83,6 +109,8 @@ type h2conn struct {
 // read loop under the conn's mu; read them through h2conn.snapshot.
 type h2stream struct {
 	id       uint32
+	closed   bool                // counted out of openStreams, under the conn's mu
+	lastAt   time.Time           // the last frame on the stream, either way
 	headers  []hpack.HeaderField // the response headers
 	trailers []hpack.HeaderField
 	data     []byte
@@ -101,12 +129,26 @@ type dialConfig struct {
 	TLS        *tls.Config // nil: plaintext (h2c with prior knowledge)
 	Timeout    time.Duration
 	ServerName string // :authority
+	NameGiven  bool   // TLS.ServerName came from the user
 }
 
 // ProbeError is an error that ends the probe before it measured anything:
 // the target cannot be reached, does not speak HTTP/2, is not gRPC, or the
 // TLS settings do not match it. Its message is one line meant for the user.
-type ProbeError struct{ Msg string }
+type ProbeError struct {
+	Msg string
+	// Kind says what failed, for a caller that already knows the target
+	// is a gRPC server: errRefused, errTimeout or errSilent; empty
+	// otherwise.
+	Kind string
+}
+
+// Kinds of ProbeError.
+const (
+	errRefused = "refused" // connection refused
+	errTimeout = "timeout" // the TCP connect timed out
+	errSilent  = "silent"  // accepted, but no HTTP/2 SETTINGS came
+)
 
 // Error returns the message.
 func (e *ProbeError) Error() string { return e.Msg }
@@ -146,6 +188,7 @@ func dial(ctx context.Context, cfg dialConfig) (*h2conn, error) {
 		target:    cfg.Target,
 		dialStart: time.Now(),
 		readyCh:   make(chan struct{}),
+		probeData: true,
 		done:      make(chan struct{}),
 		goawayCh:  make(chan struct{}),
 		pingWait:  make(map[[8]byte]chan time.Time),
@@ -162,7 +205,7 @@ func dial(ctx context.Context, cfg dialConfig) (*h2conn, error) {
 		tc := tls.Client(nc, cfg.TLS)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, tlsError(cfg.Target, err)
+			return nil, tlsError(cfg.Target, err, cfg.NameGiven)
 		}
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 			tc.Close()
@@ -206,7 +249,9 @@ func dial(ctx context.Context, cfg dialConfig) (*h2conn, error) {
 		got := len(c.firstBytes)
 		c.mu.Unlock()
 		if got == 0 {
-			return nil, probeErr("%s: the server accepted the connection but sent nothing in %s after the HTTP/2 preface (not an HTTP/2 server, or a TLS server: try --tls)", cfg.Target, cfg.Timeout)
+			e := probeErr("%s: the server accepted the connection but sent nothing in %s after the HTTP/2 preface (not an HTTP/2 server, or a TLS server: try --tls)", cfg.Target, cfg.Timeout)
+			e.(*ProbeError).Kind = errSilent
+			return nil, e
 		}
 		return nil, c.prefaceError()
 	}
@@ -234,14 +279,14 @@ func (c *h2conn) prefaceError() error {
 func dialError(target string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return probeErr("%s: cannot connect: connection refused (nothing listening?)", target)
+		return &ProbeError{Msg: fmt.Sprintf("%s: cannot connect: connection refused (nothing listening?)", target), Kind: errRefused}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
-		return probeErr("%s: cannot connect: timed out", target)
+		return &ProbeError{Msg: fmt.Sprintf("%s: cannot connect: timed out", target), Kind: errTimeout}
 	}
 	return probeErr("%s: cannot connect: %s", target, oneLine(err))
 }
 
-func tlsError(target string, err error) error {
+func tlsError(target string, err error, nameGiven bool) error {
 	var rh tls.RecordHeaderError
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
@@ -254,8 +299,10 @@ func tlsError(target string, err error) error {
 		return probeErr("%s: TLS handshake failed: the server closed the connection (a plaintext server? run the probe without --tls)", target)
 	case errors.As(err, &ua):
 		return probeErr("%s: TLS: the server's certificate is signed by an unknown authority; pass --ca FILE (or --insecure-skip-verify)", target)
+	case errors.As(err, &hn) && nameGiven:
+		return probeErr("%s: TLS: %s: the --server-name given does not match the certificate", target, oneLine(hn))
 	case errors.As(err, &hn):
-		return probeErr("%s: TLS: %s; pass --server-name", target, oneLine(hn))
+		return probeErr("%s: TLS: %s; pass --server-name with a name the certificate is valid for", target, oneLine(hn))
 	case errors.As(err, &ci):
 		return probeErr("%s: TLS: %s", target, oneLine(ci))
 	case errors.As(err, &ve):
@@ -285,6 +332,9 @@ func (c *h2conn) readLoop() {
 		if err != nil {
 			c.mu.Lock()
 			c.closedAt = now
+			if len(c.goaways) == 0 {
+				c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+			}
 			c.peerClosed = !c.localClose
 			if c.closeErr == nil {
 				c.closeErr = err
@@ -310,6 +360,9 @@ func (c *h2conn) readLoop() {
 			if c.ready.IsZero() {
 				first = true
 				c.ready = now
+				if c.openStreams == 0 {
+					c.idleSince = now
+				}
 				_ = f.ForeachSetting(func(s http2.Setting) error {
 					c.settings = append(c.settings, s)
 					return nil
@@ -331,17 +384,24 @@ func (c *h2conn) readLoop() {
 				}
 				continue
 			}
-			if f.Data == keepalivePing {
-				c.mu.Lock()
-				c.serverPings = append(c.serverPings, serverPing{At: now, Silence: now.Sub(c.lastWrite)})
-				c.mu.Unlock()
+			c.mu.Lock()
+			sp := serverPing{At: now, Data: f.Data, Silence: now.Sub(c.lastWrite), SinceData: now.Sub(c.lastData), DataSincePrev: c.probeData}
+			if n := len(c.goaways); n > 0 && now.Sub(c.goaways[n-1].At) < drainPingWindow {
+				sp.AfterGoaway = true
 			}
+			c.serverPings = append(c.serverPings, sp)
+			c.probeData = false
+			c.mu.Unlock()
 			data := f.Data
 			_ = c.write(func() error { return c.fr.WritePing(true, data) })
 		case *http2.GoAwayFrame:
 			c.mu.Lock()
 			first := len(c.goaways) == 0
-			c.goaways = append(c.goaways, goawayEvent{At: now, Code: f.ErrCode, Debug: string(f.DebugData()), LastStream: f.LastStreamID})
+			if first {
+				c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+			}
+			c.goaways = append(c.goaways, goawayEvent{At: now, Code: f.ErrCode, Debug: string(f.DebugData()), LastStream: f.LastStreamID,
+				OpenStreams: c.openStreams, IdleSince: c.idleSince})
 			c.mu.Unlock()
 			if first {
 				close(c.goawayCh)
@@ -349,17 +409,24 @@ func (c *h2conn) readLoop() {
 		case *http2.MetaHeadersFrame:
 			c.mu.Lock()
 			c.dataHeaders = append(c.dataHeaders, now)
+			c.lastData = now
 			s := c.streams[f.StreamID]
-			c.mu.Unlock()
 			if s == nil {
+				c.mu.Unlock()
 				continue
 			}
-			c.mu.Lock()
+			s.lastAt = now
 			first := len(s.headers) == 0
 			if first {
 				s.headers = f.Fields
+				if c.respHeaders == nil {
+					c.respHeaders = f.Fields
+				}
 			} else {
 				s.trailers = f.Fields
+			}
+			if f.StreamEnded() {
+				c.streamDoneLocked(s, now)
 			}
 			c.mu.Unlock()
 			if first {
@@ -371,14 +438,18 @@ func (c *h2conn) readLoop() {
 		case *http2.DataFrame:
 			c.mu.Lock()
 			c.dataHeaders = append(c.dataHeaders, now)
+			c.lastData = now
 			s := c.streams[f.StreamID]
-			c.mu.Unlock()
 			if s == nil {
+				c.mu.Unlock()
 				continue
 			}
-			c.mu.Lock()
+			s.lastAt = now
 			if len(s.data) < 1<<16 {
 				s.data = append(s.data, f.Data()...)
+			}
+			if f.StreamEnded() {
+				c.streamDoneLocked(s, now)
 			}
 			c.mu.Unlock()
 			if len(f.Data()) > 0 {
@@ -390,11 +461,15 @@ func (c *h2conn) readLoop() {
 		case *http2.RSTStreamFrame:
 			c.mu.Lock()
 			s := c.streams[f.StreamID]
+			if s != nil {
+				s.rst = f.ErrCode
+				if !s.closed {
+					c.rsts = append(c.rsts, rstEvent{At: now, Code: f.ErrCode, Silence: now.Sub(s.lastAt)})
+				}
+				c.streamDoneLocked(s, now)
+			}
 			c.mu.Unlock()
 			if s != nil {
-				c.mu.Lock()
-				s.rst = f.ErrCode
-				c.mu.Unlock()
 				s.end()
 			}
 		}
@@ -403,15 +478,41 @@ func (c *h2conn) readLoop() {
 
 func (s *h2stream) end() { s.endOnce.Do(func() { close(s.ended) }) }
 
+// drainPingWindow is how soon after a GOAWAY a server PING is taken for
+// the drain's own PING (grpc-go, C-core and Netty send one right behind
+// the first GOAWAY of a two-phase drain).
+const drainPingWindow = 200 * time.Millisecond
+
+// streamDoneLocked counts s out of the open streams once; the server's
+// idle clock starts when none is left. c.mu is held.
+func (c *h2conn) streamDoneLocked(s *h2stream, now time.Time) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	c.openStreams--
+	if c.openStreams == 0 {
+		c.idleSince = now
+	}
+}
+
 // write runs one framer write under the write lock and stamps it as traffic.
 func (c *h2conn) write(f func() error) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	err := f()
 	c.mu.Lock()
-	c.lastWrite = time.Now()
+	c.touchWriteLocked(time.Now())
 	c.mu.Unlock()
 	return err
+}
+
+// touchWriteLocked stamps a write at now. c.mu is held.
+func (c *h2conn) touchWriteLocked(now time.Time) {
+	if len(c.goaways) == 0 && !c.lastWrite.IsZero() {
+		c.maxWriteGap = max(c.maxWriteGap, now.Sub(c.lastWrite))
+	}
+	c.lastWrite = now
 }
 
 // Close closes the socket; the read loop then ends.
@@ -506,4 +607,53 @@ func (c *h2conn) alive() bool {
 	default:
 		return true
 	}
+}
+
+// Ways a connection ended, as seen by the probe.
+const (
+	endLocal = "closed by the probe"
+	endEOF   = "FIN"   // an orderly TCP close by the peer
+	endReset = "reset" // ECONNRESET or EPIPE
+	endError = "error" // another read error
+)
+
+// endKind says how the connection ended; "" while it is alive.
+func (c *h2conn) endKind() string {
+	if c.alive() {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !c.peerClosed:
+		return endLocal
+	case errors.Is(c.closeErr, io.EOF) || errors.Is(c.closeErr, io.ErrUnexpectedEOF):
+		return endEOF
+	case errors.Is(c.closeErr, syscall.ECONNRESET) || errors.Is(c.closeErr, syscall.EPIPE):
+		return endReset
+	}
+	return endError
+}
+
+// setRole names what the probe uses the connection for, for the report.
+func (c *h2conn) setRole(r string) {
+	c.mu.Lock()
+	c.role = r
+	c.mu.Unlock()
+}
+
+// silenceAtEnd is how long the connection had carried nothing, either
+// way, when it ended (or until now, while it is alive).
+func (c *h2conn) silenceAtEnd() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := c.closedAt
+	if end.IsZero() {
+		end = time.Now()
+	}
+	last := c.lastRead
+	if c.lastWrite.After(last) {
+		last = c.lastWrite
+	}
+	return end.Sub(last)
 }

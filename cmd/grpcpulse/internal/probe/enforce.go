@@ -51,7 +51,23 @@ type rungResult struct {
 	PingsSent int
 	Acked     int
 	Note      string
+	// Cut says what ended an inconclusive rung early: cutDrain (the
+	// server drained the connection: its age or idle limit), cutClosed (it
+	// ended without GOAWAY), cutLimit (it could not be opened), cutWrites
+	// (the server wrote on it), cutBudget; empty otherwise.
+	Cut string
+	// Lived is how long the connection lived before a drain cut it.
+	Lived time.Duration
 }
+
+// What cut an inconclusive rung.
+const (
+	cutDrain  = "drain"
+	cutClosed = "closed"
+	cutLimit  = "limit"
+	cutWrites = "writes"
+	cutBudget = "budget"
+)
 
 // maxSpacing is the longest gap between two of the rung's pings.
 func (r rungResult) maxSpacing() time.Duration {
@@ -81,6 +97,15 @@ type enforceOutcome struct {
 	// For early stops: the smallest accepted and largest rejected interval,
 	// per kind of rung.
 	heldAcc, heldRej, nsAcc, nsRej time.Duration
+
+	// limitedBy is set when the server's age or idle limit cut rungs:
+	// about how long connections live, and the longest interval that a
+	// rung can still judge within it.
+	limitedBy, longestFeasible time.Duration
+	// pathLimited is the shortest silence after which a rung's connection
+	// was closed without GOAWAY: intervals longer than that cannot be
+	// judged through this path.
+	pathLimited time.Duration
 }
 
 func (o *enforceOutcome) waiting() string {
@@ -169,6 +194,82 @@ func (p *prober) enforcement(ctx context.Context, out *enforceOutcome) {
 		p.progress("ping enforcement: %d connections pinging every %s..%s (4 pings each at most)", len(tried)*len(kinds), fmtDur(tried[0]), fmtDur(tried[len(tried)-1]))
 	}
 	wg.Wait()
+	p.refineEnforcement(ctx, out, kinds)
+}
+
+// refineEnforcement adapts to a server whose age or idle limit cut the
+// longer rungs: a rung needs three intervals on one connection, so the
+// limit bounds the intervals that can be judged at all. When no interval
+// was accepted above the largest rejected one, it tries a few more
+// between that and the longest interval the limit leaves room for.
+func (p *prober) refineEnforcement(ctx context.Context, out *enforceOutcome, kinds []bool) {
+	held := p.held
+	out.mu.Lock()
+	lived := time.Duration(0)
+	for _, r := range out.rungs {
+		if r.Held != held {
+			continue
+		}
+		if r.Cut == cutDrain && (lived == 0 || r.Lived < lived) {
+			lived = r.Lived
+		}
+		if r.Cut == cutClosed && (out.pathLimited == 0 || r.Lived < out.pathLimited) {
+			out.pathLimited = r.Lived
+		}
+	}
+	rej, acc := out.nsRej, out.nsAcc
+	if held {
+		rej, acc = out.heldRej, out.heldAcc
+	}
+	out.mu.Unlock()
+	if lived == 0 || (acc > 0 && acc <= 2*max(rej, 300*time.Millisecond)) {
+		return
+	}
+	// The limit is jittered by up to 10% down; keep clear of it.
+	longest := (time.Duration(float64(lived)*0.85) - max(300*time.Millisecond, 4*p.rtt)) / (pingsPerRung - 1)
+	lo := max(rej, 200*time.Millisecond)
+	if acc > 0 {
+		longest = min(longest, acc)
+	}
+	if longest <= lo*11/10 {
+		out.mu.Lock()
+		out.limitedBy = lived
+		out.longestFeasible = max(longest, 0)
+		out.mu.Unlock()
+		return
+	}
+	var ladder []time.Duration
+	for _, f := range []float64{0.25, 0.5, 0.75, 1} {
+		iv := lo + time.Duration(f*float64(longest-lo))
+		if p.rungTime(iv) <= p.remaining() {
+			ladder = append(ladder, iv.Round(10*time.Millisecond))
+		}
+	}
+	out.mu.Lock()
+	out.limitedBy = lived
+	out.longestFeasible = longest
+	out.mu.Unlock()
+	if len(ladder) == 0 {
+		return
+	}
+	p.progress("ping enforcement: connections live about %s here, so intervals above %s cannot be judged; trying %d more between %s and %s", fmtDur(lived), fmtDur(longest), len(ladder), fmtDur(ladder[0]), fmtDur(ladder[len(ladder)-1]))
+	var wg sync.WaitGroup
+	for i, iv := range ladder {
+		for _, h := range kinds {
+			if h != held {
+				continue // the refinement is about MinTime
+			}
+			out.mu.Lock()
+			out.running++
+			out.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out.record(p.rung(ctx, out, 100+i, iv, h))
+			}()
+		}
+	}
+	wg.Wait()
 }
 
 // rungTime is how long a rung at interval iv needs.
@@ -193,10 +294,11 @@ func (p *prober) rung(ctx context.Context, out *enforceOutcome, idx int, iv time
 	r := rungResult{Interval: iv, Held: held}
 	c, err := p.dial(ctx)
 	if err != nil {
-		r.Verdict, r.Note = verdictUnavailable, err.Error()
+		r.Verdict, r.Note, r.Cut = verdictUnavailable, err.Error(), cutLimit
 		return r
 	}
 	defer c.Close()
+	c.setRole("ping enforcement")
 	if held {
 		if _, err := p.holdStream(ctx, c); err != nil {
 			r.Verdict, r.Note = verdictUnavailable, err.Error()
@@ -231,7 +333,7 @@ func (p *prober) rung(ctx context.Context, out *enforceOutcome, idx int, iv time
 			}
 		}
 		if ctx.Err() != nil {
-			r.Verdict, r.Note = verdictInconclusive, "the budget ended before the pings were done"
+			r.Verdict, r.Note, r.Cut = verdictInconclusive, "the budget ended before the pings were done", cutBudget
 			return p.finishRung(c, r, sends, acks)
 		}
 		if !c.alive() {
@@ -265,16 +367,16 @@ func (p *prober) rung(ctx context.Context, out *enforceOutcome, idx int, iv time
 		r.Verdict = verdictRejected
 		r.Note = fmt.Sprintf("GOAWAY %s %q after PING %d of %d", g.Code, g.Debug, r.PingsSent, pingsPerRung)
 	} else if ok {
-		r.Verdict = verdictInconclusive
-		r.Note = fmt.Sprintf("GOAWAY %s %q arrived before the pings were done", g.Code, g.Debug)
+		r.Verdict, r.Cut, r.Lived = verdictInconclusive, cutDrain, g.At.Sub(c.ready)
+		r.Note = fmt.Sprintf("cut by GOAWAY %s %q %s after connecting, before the pings were done", g.Code, printable(g.Debug, 40), fmtDur(r.Lived))
 	} else if !c.alive() {
-		r.Verdict = verdictInconclusive
-		r.Note = "the connection ended without GOAWAY: " + oneLine(c.err())
+		r.Verdict, r.Cut, r.Lived = verdictInconclusive, cutClosed, c.silenceAtEnd()
+		r.Note = fmt.Sprintf("cut: the connection ended without GOAWAY (%s) after %s of silence", c.endKind(), fmtDur(r.Lived))
 	} else if r.PingsSent < pingsPerRung || r.Acked < r.PingsSent {
 		r.Verdict = verdictInconclusive
 		r.Note = fmt.Sprintf("%d of %d pings answered", r.Acked, r.PingsSent)
 	} else if n := c.serverWritesSince(sends[0]); n > 0 {
-		r.Verdict = verdictInconclusive
+		r.Verdict, r.Cut = verdictInconclusive, cutWrites
 		r.Note = fmt.Sprintf("the server wrote %d HEADERS/DATA frames during the pings, which resets its strike count", n)
 	} else {
 		r.Verdict = verdictAccepted

@@ -3,7 +3,9 @@ package probe
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,3 +94,51 @@ func runProbe(t *testing.T, cfg Config) *Report {
 // testEnforceLadder is a short ladder around the test servers' MinTimes
 // (2s and 3s), with rungs off their values.
 var testEnforceLadder = []time.Duration{700 * time.Millisecond, 1600 * time.Millisecond, 2400 * time.Millisecond, 3600 * time.Millisecond}
+
+// lineWatcher is a progress writer that closes seen at the first line
+// containing want.
+type lineWatcher struct {
+	syncBuffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	if strings.Contains(w.syncBuffer.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+// command2 runs the probe command with ctx, stdout and stderr given.
+func command2(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return Command(ctx, args, stdout, stderr)
+}
+
+// startStoppableServer runs a grpc-go server with the health service that
+// stops (hard, as a crash would) when stop is closed.
+func startStoppableServer(t *testing.T, stop <-chan struct{}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	go func() {
+		<-stop
+		srv.Stop()
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return ln.Addr().String()
+}

@@ -23,6 +23,7 @@ var defaultIdleLadder = []time.Duration{
 const (
 	idleAnswered   = "answered"    // the PING after the idle period was acknowledged
 	idleUnanswered = "unanswered"  // it was not, or the connection was reset
+	idleClosed     = "closed"      // the silent connection was closed (FIN or reset) without GOAWAY
 	idleNotReached = "not reached" // the connection never stayed silent that long
 )
 
@@ -63,7 +64,7 @@ func (o *pathIdleOutcome) record(r idleResult) {
 	defer o.mu.Unlock()
 	o.rungs = append(o.rungs, r)
 	o.running--
-	if r.Verdict == idleUnanswered && (o.unans == 0 || r.Silence < o.unans) {
+	if (r.Verdict == idleUnanswered || r.Verdict == idleClosed) && (o.unans == 0 || r.Silence < o.unans) {
 		o.unans = r.Silence
 	}
 }
@@ -114,6 +115,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 		return r
 	}
 	defer c.Close()
+	c.setRole("path idle")
 	if p.held {
 		if _, err := p.holdStream(ctx, c); err != nil {
 			r.Verdict, r.Note = idleNotReached, err.Error()
@@ -145,6 +147,12 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 			return r
 		}
 		if !c.alive() {
+			if len(c.goawaySnapshot()) == 0 && (c.endKind() == endEOF || c.endKind() == endReset) {
+				r.Silence = c.silenceAtEnd()
+				r.Verdict, r.Note = idleClosed, fmt.Sprintf("the connection was closed (%s, no GOAWAY) after %s of silence", c.endKind(), fmtDur(r.Silence))
+				p.progress("path idle: %s", r.Note)
+				return r
+			}
 			r.Verdict, r.Note = idleNotReached, "the connection ended while idle: "+p.endNote(c)
 			return r
 		}
@@ -179,7 +187,7 @@ func (p *prober) idleRung(ctx context.Context, out *pathIdleOutcome, target time
 // endNote says how a connection ended.
 func (p *prober) endNote(c *h2conn) string {
 	if g := c.goawaySnapshot(); len(g) > 0 {
-		return fmt.Sprintf("GOAWAY %s %q, then %s", g[0].Code, g[0].Debug, oneLine(c.err()))
+		return fmt.Sprintf("GOAWAY %s %q, then %s", g[0].Code, printable(g[0].Debug, 40), oneLine(c.err()))
 	}
 	return oneLine(c.err())
 }

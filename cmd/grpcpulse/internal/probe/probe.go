@@ -3,11 +3,14 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -33,6 +36,13 @@ type Config struct {
 	// Progress, if non-nil, receives one line per event while the probe
 	// waits.
 	Progress io.Writer
+	// Client is the implementation of the client the advice is for: one
+	// of ImplGo, ImplCCore, ImplJS, ImplJava. Empty means ImplGo.
+	Client string
+
+	// serverNameGiven is set when the user named the server for TLS, so
+	// that a name mismatch does not tell them to pass the flag again.
+	serverNameGiven bool
 
 	// Ladders and timings; zero values mean the defaults. Tests shorten them.
 	enforceLadder []time.Duration
@@ -49,6 +59,7 @@ type prober struct {
 
 	// From the control connection.
 	rtt  time.Duration // the largest RTT seen there, to size waits
+	peer Peer          // what answered
 	held bool          // a silent stream can be held open
 	// heldMethod is the method held open, "/pkg.Service/Method".
 	heldMethod string
@@ -58,6 +69,14 @@ type prober struct {
 
 	mu    sync.Mutex
 	conns []*h2conn
+	// Connections that could not be opened after the target was confirmed
+	// as gRPC: how many, the first error, and how many of the probe's
+	// connections were open when it came.
+	dialFails    int
+	dialFailErr  *ProbeError
+	openAtFail   int
+	confirmed    bool
+	refusedAfter time.Duration // since the start; 0 if no dial was refused
 }
 
 // Run probes cfg.Target and returns the report. It returns a *ProbeError
@@ -79,6 +98,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		p.authority = cfg.Target
 	}
 	p.deadline = p.start.Add(cfg.Budget)
+	parent := ctx
 	ctx, cancel := context.WithDeadline(ctx, p.deadline)
 	defer cancel()
 
@@ -95,6 +115,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, line := range early {
 		p.progress("%s", line)
 	}
+	p.mu.Lock()
+	p.confirmed = true
+	p.mu.Unlock()
 
 	var (
 		wg       sync.WaitGroup
@@ -110,12 +133,36 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Wait()
 	stopBeat()
 
+	if parent.Err() != nil {
+		rep.Interrupted = true
+	}
 	p.mu.Lock()
 	conns := slices.Clone(p.conns)
 	p.mu.Unlock()
+	peerEnded := false
 	for _, c := range conns {
+		if k := c.endKind(); k == endEOF || k == endReset {
+			peerEnded = true
+		}
 		c.Close()
 		<-c.done
+	}
+	// Connections the peer ended: was it the server going away?
+	p.mu.Lock()
+	failed := p.dialFails > 0
+	p.mu.Unlock()
+	if (peerEnded || failed) && !rep.Interrupted && p.refusedAfter == 0 {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		if nc, err := d.Dial("tcp", cfg.Target); err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				p.refusedAfter = time.Since(p.start)
+			}
+		} else {
+			nc.Close()
+		}
+	}
+	if p.refusedAfter > 0 {
+		rep.Stopped = fmt.Sprintf("the server stopped accepting connections during the probe (connection refused %s into it): it was stopped or crashed, and the report is partial", fmtDur(p.refusedAfter))
 	}
 	p.analyze(rep, conns, enforce, life, pathIdle)
 	rep.Elapsed = time.Since(p.start)
@@ -168,10 +215,43 @@ func (p *prober) heartbeat(parts ...interface{ waiting() string }) (stop func())
 
 // dial opens a probe connection and tracks it for the final report.
 func (p *prober) dial(ctx context.Context) (*h2conn, error) {
+	// A server that answered the control connection answers another
+	// within seconds, unless something holds it back.
 	timeout := min(10*time.Second, max(time.Until(p.deadline), time.Second))
-	c, err := dial(ctx, dialConfig{Target: p.cfg.Target, TLS: p.cfg.TLS, Timeout: timeout})
+	p.mu.Lock()
+	if p.confirmed {
+		timeout = min(timeout, max(5*time.Second, 20*p.rtt))
+	}
+	p.mu.Unlock()
+	c, err := dial(ctx, dialConfig{Target: p.cfg.Target, TLS: p.cfg.TLS, Timeout: timeout, NameGiven: p.cfg.serverNameGiven})
 	if err != nil {
-		return nil, err
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var pe *ProbeError
+		if !p.confirmed || !errors.As(err, &pe) || ctx.Err() != nil {
+			return nil, err
+		}
+		// The target is a gRPC server: it answered the control connection.
+		// A connection it now refuses or leaves unanswered is a limit.
+		p.dialFails++
+		if p.dialFailErr == nil {
+			p.dialFailErr = pe
+			for _, o := range p.conns {
+				if o.alive() {
+					p.openAtFail++
+				}
+			}
+		}
+		switch pe.Kind {
+		case errRefused:
+			if p.refusedAfter == 0 {
+				p.refusedAfter = time.Since(p.start)
+			}
+			return nil, fmt.Errorf("another connection was refused: the server stopped listening, or limits connections")
+		case errTimeout, errSilent:
+			return nil, fmt.Errorf("another connection was not served within %s: a connection limit (the server's or a proxy's) or an overloaded server", fmtDur(timeout))
+		}
+		return nil, fmt.Errorf("another connection was closed before HTTP/2 started (%s): a connection limit, an overloaded server, or a server going away", oneLine(err))
 	}
 	p.mu.Lock()
 	p.conns = append(p.conns, c)
@@ -192,6 +272,17 @@ func (p *prober) control(ctx context.Context, rep *Report) error {
 	c.mu.Lock()
 	rep.Settings = settingsReport(c.settings)
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		rep.Peer = identify(c.settings, c.respHeaders, c.serverPings)
+		c.mu.Unlock()
+		p.peer = rep.Peer
+		if rep.Peer.Proxy {
+			p.progress("a proxy answered: %s (%s); what follows is measured against it, not against the server behind it", implName(rep.Peer.Implementation), strings.Join(rep.Peer.Evidence, "; "))
+		} else {
+			p.progress("the server looks like %s (%s)", implName(rep.Peer.Implementation), strings.Join(rep.Peer.Evidence, "; "))
+		}
+	}()
 
 	// Three health checks, each followed by a PING. The server writes
 	// HEADERS and DATA for each check, which resets its ping strikes, so

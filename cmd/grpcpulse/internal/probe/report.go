@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // Report is what a probe measured, each finding with its evidence.
@@ -25,8 +23,19 @@ type Report struct {
 	PingsSent   int       `json:"pings_sent"`
 	Settings    []Setting `json:"settings"`
 	GRPC        GRPCInfo  `json:"grpc"`
-	Findings    []Finding `json:"findings"`
-	Advice      Advice    `json:"advice"`
+	// Peer is what answered: the implementation the wire shows, or a
+	// proxy. When it is a proxy, every finding is the proxy's.
+	Peer Peer `json:"peer"`
+	// Interrupted is set when the probe was cut short (SIGINT); Stopped
+	// says why when the server went away during the probe. Either makes
+	// the report partial.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Stopped     string `json:"stopped,omitempty"`
+	// Limits lists what limited the measurements themselves (connection
+	// limits, short connection lifetimes), and what that leaves unseen.
+	Limits   []string  `json:"limits,omitempty"`
+	Findings []Finding `json:"findings"`
+	Advice   Advice    `json:"advice"`
 	// Open lists what the probe could not measure, and why.
 	Open []string `json:"open,omitempty"`
 }
@@ -62,6 +71,7 @@ const (
 	FindingMaxConnectionIdle   = "max_connection_idle"               // ServerParameters.MaxConnectionIdle
 	FindingServerKeepalive     = "server_keepalive_time"             // ServerParameters.Time, from the server's PINGs
 	FindingPathIdleTimeout     = "path_idle_timeout"                 // the network path's idle timeout
+	FindingStreamIdleTimeout   = "stream_idle_timeout"               // how long a silent stream lives (a proxy's timer)
 )
 
 // Confidence levels.
@@ -133,11 +143,13 @@ func bracketText(lo, hi time.Duration) string {
 func (p *prober) analyze(rep *Report, conns []*h2conn, enf *enforceOutcome, life *lifetimeOutcome, idle *pathIdleOutcome) {
 	rep.Connections = len(conns)
 	var rtts []time.Duration
+	views := make([]connView, 0, len(conns))
 	for _, c := range conns {
 		c.mu.Lock()
 		rep.PingsSent += c.pingsSent
 		rtts = append(rtts, c.rtts...)
 		c.mu.Unlock()
+		views = append(views, c.snapshot())
 	}
 	rep.BudgetSeconds = rep.Budget.Seconds()
 	if !p.held {
@@ -153,14 +165,17 @@ func (p *prober) analyze(rep *Report, conns []*h2conn, enf *enforceOutcome, life
 		rep.Findings = append(rep.Findings, f)
 	}
 
+	age, grace, idleF := p.analyzeLifetime(rep, views)
 	minTime, permit := p.analyzeEnforcement(rep, enf)
-	rep.Findings = append(rep.Findings, minTime, permit)
-	age, grace, idleF := p.analyzeLifetime(rep, conns)
-	rep.Findings = append(rep.Findings, age, grace, idleF)
-	srvTime := p.analyzeServerKeepalive(conns)
+	rep.Findings = append(rep.Findings, minTime, permit, age, grace, idleF)
+	srvTime := p.analyzeServerKeepalive(views)
 	rep.Findings = append(rep.Findings, srvTime)
-	pathF := p.analyzePathIdle(rep, idle, srvTime)
+	pathF := p.analyzePathIdle(rep, idle, views, srvTime)
 	rep.Findings = append(rep.Findings, pathF)
+	if st := p.analyzeStreamIdle(views); st.Observed {
+		rep.Findings = append(rep.Findings, st)
+	}
+	p.analyzeLimits(rep, life, pathF)
 
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
@@ -171,7 +186,7 @@ func (p *prober) analyze(rep *Report, conns []*h2conn, enf *enforceOutcome, life
 			f.HighSeconds = secs(f.High)
 		}
 	}
-	rep.Advice = advise(minTime, permit, age, grace, idleF, srvTime, pathF)
+	rep.Advice = advise(p.cfg.Client, rep.Peer, minTime, permit, age, grace, idleF, srvTime, pathF)
 	rep.ElapsedSeconds = time.Since(p.start).Seconds()
 }
 
@@ -253,9 +268,23 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 	if n := countVerdict(rungs, verdictImplied); n > 0 {
 		mt.Evidence = append(mt.Evidence, fmt.Sprintf("%d connections stopped early because other intervals already decided theirs", n))
 	}
-	maxTried := time.Duration(0)
+	// Only decided rungs count: one cut by a drain, a close or a limit
+	// says nothing about the ping policy.
+	maxDecided := time.Duration(0)
+	cut := map[string]int{}
 	for _, r := range rungs {
-		maxTried = max(maxTried, r.Interval)
+		if r.Held == p.held && (r.Verdict == verdictRejected || r.Verdict == verdictAccepted) {
+			maxDecided = max(maxDecided, r.Interval)
+		}
+		if r.Verdict == verdictInconclusive || r.Verdict == verdictUnavailable {
+			cut[r.Cut]++
+		}
+	}
+	if n := cut[cutDrain]; n > 0 {
+		mt.Evidence = append(mt.Evidence, fmt.Sprintf("%d connections were drained by the server before their pings were done: inconclusive, not rejections", n))
+	}
+	if n := cut[cutClosed]; n > 0 {
+		mt.Evidence = append(mt.Evidence, fmt.Sprintf("%d connections were closed without GOAWAY before their pings were done: inconclusive, not rejections", n))
 	}
 	mt.Low, mt.High = lo, hi
 	switch {
@@ -277,8 +306,17 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 	case lo > 0:
 		mt.Observed = true
 		mt.Confidence = ConfidenceMedium
-		mt.Result = fmt.Sprintf("more than %s (every interval tried, up to %s, was rejected)", fmtDur(lo), fmtDur(maxTried))
-		if len(o.notTried) > 0 {
+		mt.Result = fmt.Sprintf("more than %s (every interval decided, up to %s, was rejected)", fmtDur(lo), fmtDur(maxDecided))
+		switch {
+		case o.limitedBy > 0:
+			// No budget helps: the server's own limit ends every
+			// connection before a longer interval can be judged.
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the server drains connections after about %s, so a connection lives too short to judge ping intervals above %s (each needs %d pings): MinTime above that cannot be measured against this server, whatever the budget",
+				fmtDur(o.limitedBy), fmtDur(max(o.longestFeasible, lo)), pingsPerRung))
+		case o.pathLimited > 0:
+			rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for about %s, so ping intervals longer than that cannot be judged through it: MinTime above %s cannot be measured from here, whatever the budget",
+				fmtDur(o.pathLimited), fmtDur(lo)))
+		case len(o.notTried) > 0:
 			next := o.notTried[0]
 			rep.Open = append(rep.Open, fmt.Sprintf("EnforcementPolicy.MinTime is above %s; the next interval, %s, needs --budget of at least %s",
 				fmtDur(lo), fmtDur(next), fmtDur(p.rungTime(next).Round(time.Second)+5*time.Second)))
@@ -294,7 +332,10 @@ func (p *prober) analyzeEnforcement(rep *Report, o *enforceOutcome) (Finding, Fi
 		}
 	}
 	if mt.Observed && mt.Confidence != ConfidenceLow {
-		mt.Note = "grpc-go counts a strike for a PING sooner than MinTime after the previous one while it writes nothing, and sends GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		mt.Note = "grpc-go, C-core and grpc-java count a strike for a PING sooner than their minimum interval after the previous one while they write nothing, and send GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" at the third"
+		if lo == 0 && hi > 0 {
+			mt.Note = "every interval tried was accepted: the server enforces no ping policy this strict (grpc-js servers and proxies such as nginx enforce none)"
+		}
 	}
 
 	// PermitWithoutStream.
@@ -349,170 +390,6 @@ func fmtSpacings(s []time.Duration) string {
 	return strings.Join(parts, "/")
 }
 
-// analyzeLifetime reads MaxConnectionAge, its grace and MaxConnectionIdle
-// from the GOAWAYs of every connection.
-func (p *prober) analyzeLifetime(rep *Report, conns []*h2conn) (age, grace, idle Finding) {
-	age = Finding{Name: FindingMaxConnectionAge}
-	grace = Finding{Name: FindingMaxConnectionGrace}
-	idle = Finding{Name: FindingMaxConnectionIdle}
-	slack := max(250*time.Millisecond, 2*p.rtt)
-	var ageLo, ageHi, idleLo, idleHi, longestLife, longestIdle time.Duration
-	nAge, nIdle := 0, 0
-	for _, c := range conns {
-		c.mu.Lock()
-		gs := slices.Clone(c.goaways)
-		ready, dialStart, hadStream := c.ready, c.dialStart, c.hadStream
-		closedAt, peerClosed, closeErr := c.closedAt, c.peerClosed, c.closeErr
-		c.mu.Unlock()
-		end := closedAt
-		if end.IsZero() {
-			end = time.Now()
-		}
-		life := end.Sub(ready)
-		if len(gs) > 0 {
-			life = gs[0].At.Sub(ready)
-		}
-		longestLife = max(longestLife, life)
-		if !hadStream {
-			longestIdle = max(longestIdle, life)
-		}
-		if len(gs) == 0 || gs[0].Code != http2.ErrCodeNo {
-			continue
-		}
-		g := gs[0]
-		// The server's timer started between the dial and its SETTINGS;
-		// it fired at most a little before its GOAWAY was read.
-		dLo, dHi := max(0, g.At.Sub(ready)-slack), g.At.Sub(dialStart)
-		switch g.Debug {
-		case "max_age":
-			// grpc-go adds a jitter of up to +/-10% to MaxConnectionAge.
-			lo, hi := time.Duration(float64(dLo)/1.1), time.Duration(float64(dHi)/0.9)
-			if nAge == 0 || lo > ageLo {
-				ageLo = lo
-			}
-			if nAge == 0 || hi < ageHi {
-				ageHi = hi
-			}
-			nAge++
-			age.Evidence = append(age.Evidence, fmt.Sprintf("GOAWAY NO_ERROR \"max_age\" %s after connecting (%s)", fmtDur(g.At.Sub(ready)), streamNote(hadStream)))
-			if hadStream && peerClosed {
-				gr := closedAt.Sub(g.At)
-				grace.Observed, grace.Confidence = true, ConfidenceMedium
-				// After the grace, grpc-go waits up to 1 s for the client
-				// to close first (grpc-go#5358) before it closes.
-				grace.Low, grace.High = max(0, gr-time.Second-slack), gr+slack
-				grace.Result = bracketText(grace.Low, grace.High)
-				grace.Note = "the server closed the connection with a stream still open; grpc-go closes up to 1s after the grace ends, waiting for the client to close first"
-				grace.Evidence = append(grace.Evidence, fmt.Sprintf("closed %s after GOAWAY \"max_age\": %s", fmtDur(gr), oneLine(closeErr)))
-			}
-		case "max_idle":
-			if hadStream {
-				continue // idle since its last stream ended, not since it started
-			}
-			lo, hi := dLo, dHi
-			if nIdle == 0 || lo > idleLo {
-				idleLo = lo
-			}
-			if nIdle == 0 || hi < idleHi {
-				idleHi = hi
-			}
-			nIdle++
-			idle.Evidence = append(idle.Evidence, fmt.Sprintf("GOAWAY NO_ERROR \"max_idle\" %s after connecting, no stream ever opened", fmtDur(g.At.Sub(ready))))
-		}
-	}
-	if nAge > 0 {
-		age.Observed, age.Low, age.High = true, ageLo, ageHi
-		age.Confidence = ConfidenceMedium
-		if nAge > 1 {
-			age.Confidence = ConfidenceHigh
-		}
-		if ageLo >= ageHi {
-			age.Confidence = ConfidenceLow
-			age.Low, age.High = min(ageLo, ageHi), max(ageLo, ageHi)
-		}
-		age.Result = bracketText(age.Low, age.High)
-		age.Note = "grpc-go jitters MaxConnectionAge by +/-10% per connection; the range allows for that"
-	} else {
-		age.Low = longestLife
-		age.Result = fmt.Sprintf("not observed within the budget: more than %s (or infinite)", fmtDur(longestLife))
-		age.Confidence = ConfidenceNone
-		rep.Open = append(rep.Open, fmt.Sprintf("MaxConnectionAge: no max_age GOAWAY within %s", fmtDur(longestLife)))
-	}
-	if !grace.Observed {
-		grace.Confidence = ConfidenceNone
-		grace.Result = "not observed"
-		if nAge > 0 {
-			grace.Result = "not observed: the server did not close a connection with a stream held after max_age within the budget"
-		}
-	}
-	if nIdle > 0 {
-		idle.Observed, idle.Low, idle.High = true, idleLo, idleHi
-		idle.Confidence = ConfidenceMedium
-		if nIdle > 1 {
-			idle.Confidence = ConfidenceHigh
-		}
-		if idleLo >= idleHi {
-			idle.Confidence = ConfidenceLow
-			idle.Low, idle.High = min(idleLo, idleHi), max(idleLo, idleHi)
-		}
-		idle.Result = bracketText(idle.Low, idle.High)
-	} else {
-		idle.Low = longestIdle
-		idle.Result = fmt.Sprintf("not observed within the budget: more than %s (or infinite)", fmtDur(longestIdle))
-		idle.Confidence = ConfidenceNone
-		rep.Open = append(rep.Open, fmt.Sprintf("MaxConnectionIdle: no max_idle GOAWAY within %s", fmtDur(longestIdle)))
-	}
-	return age, grace, idle
-}
-
-func streamNote(held bool) string {
-	if held {
-		return "stream held"
-	}
-	return "no stream"
-}
-
-// analyzeServerKeepalive reads ServerParameters.Time from the server's own
-// keepalive PINGs: grpc-go pings after Time without reading anything.
-func (p *prober) analyzeServerKeepalive(conns []*h2conn) Finding {
-	f := Finding{Name: FindingServerKeepalive}
-	var shortest time.Duration
-	n := 0
-	for _, c := range conns {
-		for _, sp := range c.serverPingsSnapshot() {
-			n++
-			if shortest == 0 || sp.Silence < shortest {
-				shortest = sp.Silence
-			}
-		}
-	}
-	if n > 0 {
-		f.Observed, f.Confidence = true, ConfidenceMedium
-		f.Low, f.High = max(0, shortest-max(2*p.rtt, 100*time.Millisecond)), shortest+max(2*p.rtt, 100*time.Millisecond)
-		f.Result = fmt.Sprintf("about %s", fmtDur(shortest))
-		f.Evidence = []string{fmt.Sprintf("%d keepalive PINGs from the server, the earliest after %s without a frame from the probe", n, fmtDur(shortest))}
-		return f
-	}
-	// No server PING anywhere: Time is longer than the longest time any
-	// live connection went without a frame from the probe.
-	var longest time.Duration
-	for _, c := range conns {
-		c.mu.Lock()
-		end := c.closedAt
-		if end.IsZero() {
-			end = time.Now()
-		}
-		longest = max(longest, end.Sub(c.lastWrite))
-		c.mu.Unlock()
-	}
-	f.Low, f.Confidence = longest, ConfidenceNone
-	f.Result = "no keepalive PING from the server"
-	if longest > 0 {
-		f.Result += fmt.Sprintf(": Time is more than %s", fmtDur(longest))
-	}
-	return f
-}
-
 // knownIdleTimeouts are the idle timeouts of common middleboxes, named when
 // a path's measured idle timeout matches one.
 var knownIdleTimeouts = []struct {
@@ -525,76 +402,25 @@ var knownIdleTimeouts = []struct {
 	{"Google Cloud firewall connection tracking (10m)", 10 * time.Minute},
 }
 
-// analyzePathIdle brackets the path's idle timeout.
-func (p *prober) analyzePathIdle(rep *Report, o *pathIdleOutcome, srvTime Finding) Finding {
-	f := Finding{Name: FindingPathIdleTimeout}
-	rungs := slices.Clone(o.rungs)
-	slices.SortFunc(rungs, func(a, b idleResult) int { return int(a.Target - b.Target) })
-	var lo, hi time.Duration
-	for _, r := range rungs {
-		switch r.Verdict {
-		case idleAnswered:
-			lo = max(lo, r.Silence)
-		case idleUnanswered:
-			if hi == 0 || r.Silence < hi {
-				hi = r.Silence
-			}
+// analyzeLimits says what limited the measurements themselves.
+func (p *prober) analyzeLimits(rep *Report, life *lifetimeOutcome, path Finding) {
+	p.mu.Lock()
+	fails, first, open := p.dialFails, p.dialFailErr, p.openAtFail
+	p.mu.Unlock()
+	if fails > 0 && rep.Stopped == "" {
+		how := "were not served"
+		if first.Kind == errRefused {
+			how = "were refused"
 		}
-		if r.Verdict != verdictImplied {
-			ev := fmt.Sprintf("idle %s: %s", fmtDur(r.Target), r.Verdict)
-			if r.Silence > 0 {
-				ev = fmt.Sprintf("PING after %s of silence: %s", fmtDur(r.Silence), r.Verdict)
-			}
-			if r.Note != "" {
-				ev += " (" + r.Note + ")"
-			}
-			f.Evidence = append(f.Evidence, ev)
-		}
+		rep.Limits = append(rep.Limits, fmt.Sprintf("%d probing connections %s while %d of the probe's were open, after the server had answered gRPC on another: a connection limit (the server's, or a proxy's in front of it) or an overloaded server; what they were to measure is missing below", fails, how, open))
 	}
-	f.Low, f.High = lo, hi
-	switch {
-	case hi > 0 && lo >= hi:
-		f.Observed, f.Confidence = true, ConfidenceLow
-		f.Result = fmt.Sprintf("inconsistent: a PING after %s of silence went unanswered but one after %s was answered", fmtDur(hi), fmtDur(lo))
-		f.Low, f.High = 0, hi
-	case hi > 0:
-		f.Observed, f.Confidence = true, ConfidenceMedium
-		if lo > 0 {
-			f.Confidence = ConfidenceHigh
-		}
-		f.Result = bracketText(lo, hi)
-		var names []string
-		for _, k := range knownIdleTimeouts {
-			if k.d > lo && k.d <= hi {
-				names = append(names, k.name)
-			}
-		}
-		if len(names) > 0 {
-			f.Result += ": matches " + strings.Join(names, ", ")
-		}
-		f.Note = "a middlebox on the path forgets flows idle this long; a PING after that is dropped or reset"
-	default:
-		f.Confidence = ConfidenceNone
-		f.Result = "no drop observed"
-		if lo > 0 {
-			f.Result = fmt.Sprintf("no drop observed: a PING after %s of silence was still answered", fmtDur(lo))
-		}
-		if srvTime.Observed && srvTime.High > 0 {
-			f.Note = fmt.Sprintf("the server's own keepalive PINGs (every ~%s) keep its connections' flows alive, so longer idle periods do not occur on them", fmtDur(srvTime.High))
-		}
-		next := time.Duration(0)
-		if len(o.notTried) > 0 {
-			next = o.notTried[0]
-		}
-		msg := fmt.Sprintf("path idle timeout: no drop within %s of silence", fmtDur(lo))
-		if len(rungs) == 0 {
-			msg = "path idle timeout: the budget allowed no idle period"
-		}
-		if next > 0 {
-			msg += fmt.Sprintf("; trying %s of silence needs --budget of at least %s", fmtDur(next), fmtDur(next+p.ackWait()+5*time.Second))
-		}
-		rep.Open = append(rep.Open, msg)
+	life.mu.Lock()
+	warm := life.warm
+	life.mu.Unlock()
+	if warm > 0 && path.Observed {
+		rep.Limits = append(rep.Limits, fmt.Sprintf("the path closes connections silent for %s, so a server idle limit longer than that cannot be seen from here (it never fires first); the connection held for the age was kept warm with a health check every %s", path.Result, fmtDur(warm)))
 	}
-	f.Evidence = append(f.Evidence, "the probe disables TCP keepalive on its sockets; the server's kernel may still send TCP keepalive probes, which also keep flows alive")
-	return f
+	if rep.Peer.Proxy {
+		rep.Limits = append(rep.Limits, fmt.Sprintf("%s terminates HTTP/2: every finding here is the proxy's (its PING handling, its idle and stream timers), for the hop from the client to the proxy. The server behind it — its ping enforcement, age and idle limits, keepalive Time — governs the proxy's own connections to it and cannot be seen from here; probe it directly, from where the proxy runs", implName(rep.Peer.Implementation)))
+	}
 }

@@ -36,9 +36,14 @@ func (c *h2conn) openStream(path string, authority string, msg []byte, endStream
 	id := c.next
 	c.next += 2
 	s := &h2stream{id: id, gotHdr: make(chan struct{}), ended: make(chan struct{}), gotData: make(chan struct{})}
+	now := time.Now()
 	c.mu.Lock()
 	c.streams[id] = s
 	c.hadStream = true
+	c.openStreams++
+	c.probeData = true
+	c.lastData = now
+	s.lastAt = now
 	c.mu.Unlock()
 	scheme := "http"
 	if c.tls {
@@ -58,7 +63,7 @@ func (c *h2conn) openStream(path string, authority string, msg []byte, endStream
 		err = c.fr.WriteData(id, endStream, grpcMessage(msg))
 	}
 	c.mu.Lock()
-	c.lastWrite = time.Now()
+	c.touchWriteLocked(time.Now())
 	c.mu.Unlock()
 	return s, err
 }
@@ -66,6 +71,9 @@ func (c *h2conn) openStream(path string, authority string, msg []byte, endStream
 // cancelStream resets a stream with CANCEL.
 func (c *h2conn) cancelStream(s *h2stream) {
 	_ = c.write(func() error { return c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel) })
+	c.mu.Lock()
+	c.streamDoneLocked(s, time.Now())
+	c.mu.Unlock()
 }
 
 // streamView is a consistent copy of what a stream received.
