@@ -202,7 +202,8 @@ func TestGoAwayCodeNameBounded(t *testing.T) {
 func TestClassifyGoAwayDebug(t *testing.T) {
 	for debug, want := range map[string]GoAwayReason{
 		"": GoAwayNone, "too_many_pings": GoAwayTooManyPings, "max_age": GoAwayMaxAge, "max_idle": GoAwayMaxIdle,
-		"graceful_stop": GoAwayGracefulStop, "client transport shutdown": GoAwayClientShutdown, "max_age ": GoAwayOther,
+		"graceful_stop": GoAwayGracefulStop, "app_requested": GoAwayGracefulStop,
+		"client transport shutdown": GoAwayClientShutdown, "max_age ": GoAwayOther,
 	} {
 		if got := ClassifyGoAwayDebug([]byte(debug)); got != want {
 			t.Errorf("ClassifyGoAwayDebug(%q) = %v, want %v", debug, got, want)
@@ -216,6 +217,40 @@ func TestGoAwayDisconnectError(t *testing.T) {
 	for _, c := range []uint32{0, 1, 0xb, 0xd, 0xe, 0xff, 1 << 31, 1<<32 - 1} {
 		if got, want := goAwayDisconnectError(c), "GOAWAY "+GoAwayCodeName(c); got != want {
 			t.Errorf("code %#x: %q, want %q", c, got, want)
+		}
+	}
+}
+
+// A GOAWAY with an error code is a connection error, whose sender closes
+// the connection at once: sent or received, it is the first sign of the
+// end, before the conn's close, and the first cause still. A draining
+// GOAWAY is not.
+func TestErrorGoAwayMarksClosing(t *testing.T) {
+	for _, tt := range []struct {
+		side    pulse.Side
+		dir     wire.Direction
+		code    uint32
+		debug   string
+		closing bool
+		reason  pulse.Reason
+		init    pulse.Initiator
+	}{
+		{pulse.SideServer, wire.Sent, codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings, pulse.InitiatorLocal},
+		{pulse.SideServer, wire.Sent, uint32(http2.ErrCodeProtocol), "received an illegal stream id", true, pulse.ReasonProtocolError, pulse.InitiatorLocal},
+		{pulse.SideServer, wire.Sent, codeNo, "max_age", false, pulse.ReasonMaxConnectionAge, pulse.InitiatorLocal},
+		{pulse.SideClient, wire.Received, codeEYC, "too_many_pings", true, pulse.ReasonTooManyPings, pulse.InitiatorPeer},
+		{pulse.SideClient, wire.Received, uint32(http2.ErrCodeInternal), "Cancelling all calls", true, pulse.ReasonGoAway, pulse.InitiatorPeer},
+		{pulse.SideClient, wire.Received, codeNo, "", false, pulse.ReasonServerDrain, pulse.InitiatorPeer},
+	} {
+		j := &Journal{side: tt.side}
+		goAway(tt.dir, tt.code, tt.debug)(j)
+		s := j.Snapshot()
+		if s.Closing.Valid != tt.closing {
+			t.Errorf("%v %v %q: Closing.Valid = %v after the GOAWAY, want %v", tt.side, tt.dir, tt.debug, s.Closing.Valid, tt.closing)
+		}
+		end(wire.EndEOF)(j)
+		if r, i := Classify(j.Snapshot()); r != tt.reason || i != tt.init {
+			t.Errorf("%v %v %q: Classify = %v %v, want %v %v", tt.side, tt.dir, tt.debug, r, i, tt.reason, tt.init)
 		}
 	}
 }

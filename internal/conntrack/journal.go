@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/grpcpulse/grpcpulse/internal/wire"
 	"github.com/grpcpulse/grpcpulse/stats/pulse"
 )
@@ -260,13 +262,27 @@ func (j *Journal) GoAway(dir wire.Direction, lastStreamID, code uint32, debug []
 	g.seq = j.seq
 	first := &j.rec.GoAwayReceived
 	closing := false
+	switch {
+	case dir == wire.Sent && g.Reason == GoAwayClientShutdown:
+		// grpc-go's client writes this GOAWAY from Close, whatever made
+		// it close: it marks the local close, not a cause.
+		closing = j.markClosingLocked(wire.EndLocalClose)
+	case code != uint32(http2.ErrCodeNo):
+		// A GOAWAY with an error code (too_many_pings, a protocol error)
+		// is a connection error: its sender closes the connection at
+		// once (RFC 9113 section 5.4.1). The end has begun, whichever
+		// side sent it: a stream the peer resets after it (grpc-js
+		// resets them all when it reads one) was cut by it, and so was
+		// one that gRPC C-core, after its too_many_pings GOAWAY, ends
+		// with a status of its own before it closes.
+		kind := wire.EndLocalClose
+		if dir == wire.Received {
+			kind = wire.EndEOF
+		}
+		closing = j.markClosingLocked(kind)
+	}
 	if dir == wire.Sent {
 		first = &j.rec.GoAwaySent
-		if g.Reason == GoAwayClientShutdown {
-			// grpc-go's client writes this GOAWAY from Close, whatever
-			// made it close: it marks the local close, not a cause.
-			closing = j.markClosingLocked(wire.EndLocalClose)
-		}
 	}
 	j.rec.GoAways++
 	if !first.Valid {

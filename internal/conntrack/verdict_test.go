@@ -195,6 +195,7 @@ func TestClassifyGoAwayByRole(t *testing.T) {
 		{pulse.SideServer, codeNo, "max_age", GoAwayMaxAge},
 		{pulse.SideServer, codeNo, "max_idle", GoAwayMaxIdle},
 		{pulse.SideServer, codeNo, "graceful_stop", GoAwayGracefulStop},
+		{pulse.SideServer, codeNo, "app_requested", GoAwayGracefulStop}, // grpc-java's shutdown
 		{pulse.SideServer, codeEYC, "too_many_pings", GoAwayTooManyPings},
 		{pulse.SideServer, codeNo, "too_many_pings", GoAwayOther},
 		{pulse.SideServer, codeNo, "client transport shutdown", GoAwayOther},
@@ -204,6 +205,7 @@ func TestClassifyGoAwayByRole(t *testing.T) {
 		{pulse.SideClient, codeNo, "max_age", GoAwayOther},
 		{pulse.SideClient, codeNo, "max_idle", GoAwayOther},
 		{pulse.SideClient, codeNo, "graceful_stop", GoAwayOther},
+		{pulse.SideClient, codeNo, "app_requested", GoAwayOther},
 		{pulse.SideClient, codeEYC, "too_many_pings", GoAwayOther},
 		{pulse.SideClient, codeNo, "", GoAwayNone},
 	}

@@ -69,7 +69,8 @@ func (g GoAwayReason) String() string {
 }
 
 // ClassifyGoAwayDebug maps the debug data grpc-go (and grpc-java, which uses
-// the same strings for max age and idle) sends to a GoAwayReason, whoever
+// the same strings for max age and idle, and "app_requested" for its
+// graceful shutdown) sends to a GoAwayReason, whoever
 // sent it. gRPC C-core's idle close puts its reason in the debug data of a
 // GOAWAY INTERNAL_ERROR ("enter idle" up to 1.51, "connection idle" later):
 // max_idle. On a server that GOAWAY opens the end only for max idle (a
@@ -85,7 +86,9 @@ func ClassifyGoAwayDebug(debug []byte) GoAwayReason {
 		return GoAwayMaxAge
 	case "max_idle", "enter idle", "connection idle":
 		return GoAwayMaxIdle
-	case "graceful_stop":
+	case "graceful_stop", "app_requested":
+		// grpc-java's server shutdown (NettyServerHandler's graceful
+		// shutdown) says "app_requested".
 		return GoAwayGracefulStop
 	case "client transport shutdown":
 		return GoAwayClientShutdown

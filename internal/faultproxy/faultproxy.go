@@ -2,7 +2,9 @@
 // between a gRPC client and server. Scenario tests dial the proxy instead of
 // the server so that they can simulate the failure modes keepalive and GOAWAY
 // handling exist for: a silently dropped flow (Blackhole), abrupt connection
-// resets (Reset) and high latency links (SetDelay). It works on real sockets
+// resets (Reset), a flow ended with a FIN both ways (FIN), high latency
+// links (SetDelay), and frames neither endpoint wrote (InjectPings, Inject,
+// InjectToClient). It works on real sockets
 // rather than in-memory pipes so that kernel-level behaviour (FIN, RST,
 // socket buffers) is exercised exactly as in production.
 package faultproxy
@@ -131,6 +133,22 @@ func (p *Proxy) Reset() {
 	}
 }
 
+// FIN ends every current connection gracefully on both sides at once, as a
+// peer that closes its socket or a middlebox that times a flow out with a
+// FIN does: each endpoint reads io.EOF, and nothing either sends
+// afterwards is delivered. The proxy keeps reading each socket until its
+// endpoint closes too, so that neither endpoint gets a reset for bytes
+// left unread, and then closes the pair.
+func (p *Proxy) FIN() {
+	for _, pr := range p.snapshot() {
+		if pr.finned.Swap(true) {
+			continue
+		}
+		_ = pr.client.CloseWrite()
+		_ = pr.server.CloseWrite()
+	}
+}
+
 // SetDelay adds d of one-way latency to every chunk in both directions. Each
 // chunk is stamped when read and written at read time + d, so order is kept
 // and throughput is not limited to one chunk per d (the link is pipelined
@@ -231,7 +249,8 @@ func (p *Proxy) connect(client *net.TCPConn) {
 		client: client,
 		server: sc.(*net.TCPConn),
 		done:   make(chan struct{}),
-		inject: make(chan struct{}, 1),
+		up:     injector{wake: make(chan struct{}, 1), preface: len(clientPreface)},
+		down:   injector{wake: make(chan struct{}, 1)},
 	}
 	pr.lastActive.Store(time.Now().UnixNano())
 	p.mu.Lock()
@@ -244,10 +263,10 @@ func (p *Proxy) connect(client *net.TCPConn) {
 	p.pairs[pr] = struct{}{}
 	up := make(chan chunk, queueLen)
 	down := make(chan chunk, queueLen)
-	p.goroutine(func() { pr.read(pr.client, up) })
-	p.goroutine(func() { pr.write(pr.server, up, pr.inject) })
-	p.goroutine(func() { pr.read(pr.server, down) })
-	p.goroutine(func() { pr.write(pr.client, down, nil) })
+	p.goroutine(func() { pr.read(pr.client, up, &pr.up) })
+	p.goroutine(func() { pr.write(pr.server, up, &pr.up) })
+	p.goroutine(func() { pr.read(pr.server, down, &pr.down) })
+	p.goroutine(func() { pr.write(pr.client, down, &pr.down) })
 }
 
 // chunk is one read's worth of bytes, or (end != nil) the terminal condition
@@ -268,11 +287,12 @@ type pair struct {
 	once           sync.Once
 	halfClosed     atomic.Int32 // directions that finished with a clean EOF
 
-	// InjectPings: frames owed to the upstream, and the wake-up for its
-	// writer.
-	injectPending atomic.Int64
-	inject        chan struct{}
-	lostSync      atomic.Bool // client bytes were dropped: frame boundaries are unknown
+	// Inject and InjectToClient: frames owed to the upstream and to the
+	// client.
+	up, down injector
+
+	// FIN: both endpoints were sent a FIN, and nothing more is relayed.
+	finned atomic.Bool
 
 	// SetIdleDrop: when a byte last passed (unix nanoseconds), and whether
 	// the flow has been forgotten for good.
@@ -300,7 +320,7 @@ func (pr *pair) close(abort bool) {
 // read pulls chunks from src. The mode is checked per chunk so Blackhole
 // takes effect immediately on in-flight connections; reading continues while
 // blackholed so the sender never sees backpressure, as with a real drop.
-func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
+func (pr *pair) read(src *net.TCPConn, q chan<- chunk, inj *injector) {
 	buf := make([]byte, bufSize)
 	for {
 		n, err := src.Read(buf)
@@ -309,9 +329,7 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 		if n > 0 {
 			if pr.p.mode.Load() == modeBlackhole || pr.idleExpired(now) {
 				pr.p.dropped.Add(int64(n))
-				if src == pr.client {
-					pr.lostSync.Store(true)
-				}
+				inj.lost.Store(true)
 			} else {
 				c := chunk{data: append([]byte(nil), buf[:n]...), due: due}
 				select {
@@ -337,24 +355,19 @@ func (pr *pair) read(src *net.TCPConn, q chan<- chunk) {
 // direction's terminal condition: half-close on EOF, RST on reset, full close
 // on any other error. The upstream writer also takes InjectPings requests
 // (inject), which it serves at the next frame boundary.
-func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) {
+func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inj *injector) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	frames := newFrameCursor()
+	frames := frameCursor{preface: inj.preface}
 	for {
-		if inject != nil && frames.atBoundary() && !pr.lostSync.Load() {
-			if n := pr.injectPending.Swap(0); n > 0 {
-				if _, err := dst.Write(pingFrames(int(n))); err != nil {
-					pr.close(isReset(err))
-					return
-				}
-			}
+		if !pr.writeInjected(dst, inj, &frames) {
+			return
 		}
 		var c chunk
 		select {
 		case c = <-q:
-		case <-inject:
+		case <-inj.wake:
 			continue
 		case <-pr.done:
 			return
@@ -367,22 +380,47 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 				return
 			}
 		}
+		if pr.finned.Load() {
+			// The flow is over for both endpoints: drop what they still
+			// send, and close once both have closed their side.
+			if c.end == nil {
+				pr.p.dropped.Add(int64(len(c.data)))
+				continue
+			}
+			if isReset(c.end) {
+				pr.close(true)
+			} else if pr.halfClosed.Add(1) == 2 {
+				pr.close(false)
+			}
+			return
+		}
 		if c.end == nil {
 			// Re-check the mode so chunks still queued by a delay are dropped
 			// as soon as the proxy is blackholed.
 			if pr.p.mode.Load() == modeBlackhole || pr.flowDropped.Load() {
 				pr.p.dropped.Add(int64(len(c.data)))
-				if inject != nil {
-					pr.lostSync.Store(true)
-				}
+				inj.lost.Store(true)
 				continue
 			}
-			if _, err := dst.Write(c.data); err != nil {
-				pr.close(isReset(err))
-				return
+			// Frames injected before this chunk arrived go in at its
+			// first frame boundary.
+			for data := c.data; len(data) > 0; {
+				if !pr.writeInjected(dst, inj, &frames) {
+					return
+				}
+				n := len(data)
+				if inj.pending() && !inj.lost.Load() {
+					n = frames.toBoundary(data)
+				}
+				if _, err := dst.Write(data[:n]); err != nil {
+					pr.close(isReset(err))
+					return
+				}
+				frames.advance(data[:n])
+				data = data[n:]
 			}
-			if inject != nil {
-				frames.advance(c.data)
+			if !pr.writeInjected(dst, inj, &frames) {
+				return
 			}
 			continue
 		}
@@ -407,6 +445,24 @@ func (pr *pair) write(dst *net.TCPConn, q <-chan chunk, inject <-chan struct{}) 
 		}
 		return
 	}
+}
+
+// writeInjected writes the frames owed to dst, if its byte stream is at a
+// frame boundary. It reports false if the write failed and the pair was
+// closed.
+func (pr *pair) writeInjected(dst *net.TCPConn, inj *injector, frames *frameCursor) bool {
+	if !frames.atBoundary() || inj.lost.Load() || pr.finned.Load() {
+		return true
+	}
+	b := inj.take()
+	if len(b) == 0 {
+		return true
+	}
+	if _, err := dst.Write(b); err != nil {
+		pr.close(isReset(err))
+		return false
+	}
+	return true
 }
 
 // waitForward blocks while the proxy is blackholed. It reports false if the

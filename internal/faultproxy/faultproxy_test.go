@@ -445,3 +445,38 @@ func TestClose(t *testing.T) {
 		t.Fatalf("client read after Close = %v, want connection closed", err)
 	}
 }
+
+// FIN ends the flow gracefully for both endpoints: each reads EOF, what the
+// client writes afterwards reaches no one, and neither endpoint gets a
+// reset, even for bytes it sent after the FIN.
+func TestFIN(t *testing.T) {
+	t.Parallel()
+	es := startEcho(t)
+	p := newProxy(t, es.addr)
+	c := dial(t, p.Addr())
+	roundTrip(t, c, "hello")
+
+	p.FIN()
+	if err := c.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("client read after FIN = %v, want io.EOF", err)
+	}
+	if err := recvResult(t, es); !errors.Is(err, io.EOF) {
+		t.Fatalf("echo server read after FIN = %v, want io.EOF", err)
+	}
+	if _, err := c.Write([]byte("late")); err != nil {
+		t.Fatalf("client write after FIN = %v, want it accepted", err)
+	}
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("client read after its late write = %v, want io.EOF again", err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pair to close once both endpoints closed", func() bool { return p.Active() == 0 })
+	if n := p.dropped.Load(); n != int64(len("late")) {
+		t.Fatalf("dropped %d bytes, want the %d of the late write", n, len("late"))
+	}
+}

@@ -1,6 +1,13 @@
 package faultproxy
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+)
+
+// clientPreface is the HTTP/2 client connection preface.
+const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // InjectedPingData is the payload of the PING frames InjectPings writes, so
 // that tests can tell them (and their ACKs) from the peers' own.
@@ -15,14 +22,63 @@ var InjectedPingData = [8]byte{'f', 'a', 'u', 'l', 't', 'p', 'x', 'y'}
 // The client-to-upstream direction is assumed to be HTTP/2 with the client
 // connection preface. A connection that lost client bytes to Blackhole has
 // lost its frame boundaries too, and gets no frames.
-func (p *Proxy) InjectPings(n int) {
+func (p *Proxy) InjectPings(n int) { p.Inject(pingFrames(n)) }
+
+// Inject makes every live connection send frames, whole HTTP/2 frames
+// (a malformed one, say), to the upstream as if the client had written
+// them, at the next frame boundary of the client's byte stream, as
+// InjectPings does with PINGs.
+func (p *Proxy) Inject(frames []byte) {
 	for _, pr := range p.snapshot() {
-		pr.injectPending.Add(int64(n))
-		select {
-		case pr.inject <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		pr.up.add(frames)
 	}
+}
+
+// InjectToClient makes every live connection send frames to the client as
+// if the upstream had written them, at the next frame boundary of the
+// upstream's byte stream (which has no preface). A connection that lost
+// upstream bytes to Blackhole gets no frames.
+func (p *Proxy) InjectToClient(frames []byte) {
+	for _, pr := range p.snapshot() {
+		pr.down.add(frames)
+	}
+}
+
+// injector holds the frames owed to one direction of a pair.
+type injector struct {
+	mu   sync.Mutex
+	buf  []byte
+	wake chan struct{} // wakes the direction's writer
+	// lost: bytes of this direction were dropped, so its frame
+	// boundaries are unknown and nothing more is injected.
+	lost    atomic.Bool
+	preface int // bytes of client preface the direction starts with
+}
+
+func (inj *injector) add(frames []byte) {
+	inj.mu.Lock()
+	inj.buf = append(inj.buf, frames...)
+	inj.mu.Unlock()
+	select {
+	case inj.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// pending reports whether frames are owed.
+func (inj *injector) pending() bool {
+	inj.mu.Lock()
+	defer inj.mu.Unlock()
+	return len(inj.buf) > 0
+}
+
+// take returns the frames owed, and forgets them.
+func (inj *injector) take() []byte {
+	inj.mu.Lock()
+	defer inj.mu.Unlock()
+	b := inj.buf
+	inj.buf = nil
+	return b
 }
 
 // pingFrames returns n PING frames carrying InjectedPingData.
@@ -49,7 +105,7 @@ type frameCursor struct {
 	payload uint32 // payload bytes of the current frame still to pass
 }
 
-func newFrameCursor() frameCursor { return frameCursor{preface: 24} }
+func newFrameCursor() frameCursor { return frameCursor{preface: len(clientPreface)} }
 
 // atBoundary reports whether the bytes seen so far end between two frames.
 func (c *frameCursor) atBoundary() bool {
@@ -78,4 +134,33 @@ func (c *frameCursor) advance(b []byte) {
 			}
 		}
 	}
+}
+
+// toBoundary returns how many bytes at the start of b end the preface or
+// the frame in progress, or len(b) if b does not reach that boundary.
+func (c frameCursor) toBoundary(b []byte) int {
+	n := 0
+	for n < len(b) {
+		k := len(b) - n
+		switch {
+		case c.preface > 0:
+			k = min(c.preface, k)
+			c.preface -= k
+		case c.payload > 0:
+			k = min(int(c.payload), k)
+			c.payload -= uint32(k)
+		default:
+			k = copy(c.hdr[c.hdrLen:], b[n:])
+			c.hdrLen += k
+			if c.hdrLen == len(c.hdr) {
+				c.payload = uint32(c.hdr[0])<<16 | uint32(binary.BigEndian.Uint16(c.hdr[1:3]))
+				c.hdrLen = 0
+			}
+		}
+		n += k
+		if c.atBoundary() {
+			return n
+		}
+	}
+	return n
 }

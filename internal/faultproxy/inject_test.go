@@ -25,6 +25,18 @@ func TestFrameCursor(t *testing.T) {
 		off += 9 + (int(b[off])<<16 | int(b[off+1])<<8 | int(b[off+2]))
 		ends[off] = true
 	}
+	// From any offset, toBoundary reaches the next end exactly.
+	for off := 0; off < len(b); off++ {
+		c := newFrameCursor()
+		c.advance(b[:off])
+		next := off + 1
+		for !ends[next] && next < len(b) {
+			next++
+		}
+		if got := c.toBoundary(b[off:]); got != next-off {
+			t.Fatalf("at offset %d toBoundary = %d, want %d", off, got, next-off)
+		}
+	}
 	// Whatever the chunking, the cursor is at a boundary exactly at the
 	// ends of frames.
 	for _, chunk := range []int{1, 2, 5, 9, 17, 4096, len(b)} {
@@ -106,5 +118,102 @@ func TestInjectPings(t *testing.T) {
 		if !ok || pf.IsAck() || pf.Data != InjectedPingData {
 			t.Fatalf("frame %d after DATA = %v, want an injected PING", i, f)
 		}
+	}
+}
+
+// Inject writes any frames, a malformed one here, between two of the
+// client's frames, byte for byte.
+func TestInject(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := newProxy(t, ln.Addr().String())
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	up, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	_ = up.SetDeadline(time.Now().Add(ioTimeout))
+
+	var first, bad, last bytes.Buffer
+	first.WriteString(http2.ClientPreface)
+	_ = http2.NewFramer(&first, nil).WritePing(false, [8]byte{1})
+	_ = http2.NewFramer(&bad, nil).WriteRawFrame(http2.FramePing, 0, 0, make([]byte, 7))
+	_ = http2.NewFramer(&last, nil).WritePing(false, [8]byte{2})
+	if _, err := c.Write(first.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, first.Len())
+	if _, err := io.ReadFull(up, got); err != nil {
+		t.Fatal(err)
+	}
+	p.Inject(bad.Bytes())
+	if _, err := c.Write(last.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	want := append(bytes.Clone(bad.Bytes()), last.Bytes()...)
+	got = make([]byte, len(want))
+	if _, err := io.ReadFull(up, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("upstream read % x, want the injected frame and then the client's: % x", got, want)
+	}
+}
+
+// InjectToClient writes frames into the upstream's byte stream, which has
+// no preface, between two of its frames.
+func TestInjectToClient(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	p := newProxy(t, ln.Addr().String())
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioTimeout))
+	up, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+
+	var first, bad, last bytes.Buffer
+	_ = http2.NewFramer(&first, nil).WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
+	_ = http2.NewFramer(&bad, nil).WriteRawFrame(http2.FramePing, 0, 0, make([]byte, 7))
+	_ = http2.NewFramer(&last, nil).WritePing(false, [8]byte{2})
+	half := first.Len() / 2
+	if _, err := up.Write(first.Bytes()[:half]); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, half)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	// Mid-frame: the frames wait for the end of the SETTINGS frame.
+	p.InjectToClient(bad.Bytes())
+	if _, err := up.Write(append(bytes.Clone(first.Bytes()[half:]), last.Bytes()...)); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(bytes.Clone(first.Bytes()[half:]), bad.Bytes()...), last.Bytes()...)
+	got = make([]byte, len(want))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("client read % x, want the rest of the SETTINGS frame, the injected frame and the next: % x", got, want)
 	}
 }

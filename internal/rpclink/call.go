@@ -26,9 +26,17 @@ type Attempt struct {
 	// Set before the attempt is attached, read under the Conn's lock.
 	fullMethod string
 	began      time.Time
+	// ctx is the attempt's context, whose end says that the attempt ended
+	// on its own: its client cancelled it or its deadline passed (see
+	// Conn.MarkClosing).
+	ctx        context.Context
 	span       trace.Span // the recording span in the attempt's context, or nil
 	prev, next *Attempt   // the Conn's list of attempts in flight
 	listed     bool
+	// cut: the attempt was in flight, and its context live, when its
+	// transport began to end (Conn.MarkClosing). Written and read under
+	// the Conn's lock.
+	cut bool
 
 	causeOnce sync.Once
 	reason    pulse.Reason
@@ -132,10 +140,15 @@ type attemptKey struct{}
 
 // WithAttempt returns ctx carrying a new attempt of fullMethod
 // ("/pkg.Service/Method"), and the attempt. On a server the handler's
-// context derives from it, so the interceptor finds the attempt there.
+// context derives from it, so the interceptor finds the attempt there. The
+// attempt keeps the returned context: it ends when the attempt's client
+// cancels it or its deadline passes (on a server, when the client's
+// RST_STREAM arrives), which tells an attempt that ended on its own from
+// one its transport cut.
 func WithAttempt(ctx context.Context, fullMethod string) (context.Context, *Attempt) {
 	ctx, a := carry[attemptKey, Attempt](ctx)
 	a.fullMethod = fullMethod
+	a.ctx = ctx
 	return ctx, a
 }
 

@@ -33,15 +33,15 @@ type Conn struct {
 
 	// The attempts in flight, as an intrusive list (no allocation per
 	// RPC): their spans get the transport's GOAWAY events, and those still
-	// in flight when the transport begins to end are the ones its teardown
-	// cuts. The counts are int32 and packed, as every live connection
-	// holds them: HTTP/2 streams in flight on one transport fit with room
-	// to spare.
+	// in flight, their contexts live, when the transport begins to end are
+	// the ones its teardown cuts. The counts are int32 and packed, as
+	// every live connection holds them: HTTP/2 streams in flight on one
+	// transport fit with room to spare.
 	mu       sync.Mutex
 	inflight *Attempt
 	cutRPCs  *[4]Cut // some of the attempts cut, for the diagnosis; allocated only if there are any
 	active   int32
-	cut      int32 // attempts in flight when the transport began to end
+	cut      int32 // attempts the transport's end cut (MarkClosing)
 	nCutRPCs uint8
 	closing  bool
 }
@@ -88,6 +88,12 @@ func (c *Conn) add(a *Attempt) {
 	}
 	c.inflight = a
 	c.active++
+	if c.closing && a.ctx.Err() == nil {
+		// Attached to a transport already ending (a server's handler
+		// goroutine can begin after its stream's transport began to
+		// close): the end cuts it too.
+		c.markCutLocked(a)
+	}
 	c.mu.Unlock()
 }
 
@@ -128,11 +134,23 @@ func (c *Conn) EachSpan(f func(trace.Span)) {
 	}
 }
 
-// MarkClosing records the attempts in flight at the first sign that the
-// transport is ending: those are the attempts the teardown cuts (an attempt
-// finishes when it no longer needs the transport; see Attempt.Finish).
-// grpc-go fails them afterwards, and a server's handlers may return before
-// the transport's ConnEnd, so the count at ConnEnd would miss them.
+// MarkClosing records the attempts the teardown cuts, at the first sign
+// that the transport is ending: those in flight then (an attempt finishes
+// when it no longer needs the transport; see Attempt.Finish) whose context
+// is still live. grpc-go fails them afterwards, and a server's handlers may
+// return before the transport's ConnEnd, so the count at ConnEnd would miss
+// them.
+//
+// An attempt whose context already ended was not cut, whatever the
+// transport does next: its client cancelled it or its deadline passed. On a
+// server, the client's RST_STREAM cancels the stream's context before
+// grpc-go forgets the stream, and only then, if that was the last stream of
+// a draining transport, does grpc-go close the transport; the streams the
+// close cuts have their contexts cancelled only after the conn's Close,
+// which is what calls this. On a client, the application's cancel ends the
+// attempt's context before grpc-go resets the stream and, on a draining
+// transport, closes it, while an attempt its transport fails has a live
+// context until grpc-go has reported its End.
 func (c *Conn) MarkClosing() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -140,14 +158,32 @@ func (c *Conn) MarkClosing() {
 		return
 	}
 	c.closing = true
-	c.cut = c.active
-	if c.inflight != nil {
+	for a := c.inflight; a != nil; a = a.next {
+		if a.ctx.Err() == nil {
+			c.markCutLocked(a)
+		}
+	}
+}
+
+// markCutLocked records a as cut by the transport's end.
+func (c *Conn) markCutLocked(a *Attempt) {
+	a.cut = true
+	c.cut++
+	if c.cutRPCs == nil {
 		c.cutRPCs = new([4]Cut)
 	}
-	for a := c.inflight; a != nil && int(c.nCutRPCs) < len(c.cutRPCs); a = a.next {
+	if int(c.nCutRPCs) < len(c.cutRPCs) {
 		c.cutRPCs[c.nCutRPCs] = Cut{Method: a.method(), Began: a.began}
 		c.nCutRPCs++
 	}
+}
+
+// WasCut reports whether the transport has begun to end (MarkClosing) and,
+// if so, whether its end cut a.
+func (c *Conn) WasCut(a *Attempt) (closing, cut bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing, c.closing && a.cut
 }
 
 // CutRPCs returns how many attempts the teardown cut, and some of them:
