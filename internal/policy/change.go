@@ -114,24 +114,19 @@ func (f Fix) ApplyServer(s Server) Server {
 	return s
 }
 
-func (c Change) apply(d time.Duration) time.Duration {
-	switch c.Op {
-	case AtLeast:
-		return max(d, c.Value)
-	case AtMost:
-		return min(d, c.Value)
-	}
-	return c.Value
-}
+func (c Change) apply(d time.Duration) time.Duration { return applyOp(c.Op, d, c.Value) }
 
-func (c Change) applyN(n int) int {
-	switch c.Op {
+func (c Change) applyN(n int) int { return applyOp(c.Op, n, c.N) }
+
+// applyOp is what op makes of a setting now at cur, given the change's v.
+func applyOp[T int | time.Duration](op Op, cur, v T) T {
+	switch op {
 	case AtLeast:
-		return max(n, c.N)
+		return max(cur, v)
 	case AtMost:
-		return min(n, c.N)
+		return min(cur, v)
 	}
-	return c.N
+	return v
 }
 
 // Conflicts reports whether a and b ask for opposite changes of one
