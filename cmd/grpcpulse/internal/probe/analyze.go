@@ -35,6 +35,19 @@ func (c *h2conn) snapshot() connView {
 	}
 }
 
+// undrained is how long the connection ran from its SETTINGS without a
+// drain: to its first GOAWAY, else to its close, else to now.
+func (v connView) undrained() time.Duration {
+	end := v.closedAt
+	if end.IsZero() {
+		end = time.Now()
+	}
+	if len(v.goaways) > 0 {
+		end = v.goaways[0].At
+	}
+	return end.Sub(v.ready)
+}
+
 // Causes of a drain, as the probe reads them.
 const (
 	drainAge      = "age"
@@ -214,14 +227,7 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 	} else {
 		var longest time.Duration
 		for _, v := range views {
-			end := v.closedAt
-			if end.IsZero() {
-				end = time.Now()
-			}
-			if len(v.goaways) > 0 {
-				end = v.goaways[0].At
-			}
-			longest = max(longest, end.Sub(v.ready))
+			longest = max(longest, v.undrained())
 		}
 		age.Low, age.Confidence = longest, ConfidenceNone
 		age.Result = fmt.Sprintf("not observed: no drain within %s (or infinite)", fmtDur(longest))
@@ -328,14 +334,7 @@ func (p *prober) analyzeLifetime(rep *Report, views []connView) (age, grace, idl
 			if (v.hadStream && v.role != watchActivity) || (!v.hadStream && rep.Peer.Implementation == ImplNginx) {
 				continue
 			}
-			end := v.closedAt
-			if end.IsZero() {
-				end = time.Now()
-			}
-			if len(v.goaways) > 0 {
-				end = v.goaways[0].At
-			}
-			longest = max(longest, end.Sub(v.ready))
+			longest = max(longest, v.undrained())
 		}
 		idle.Low, idle.Confidence = longest, ConfidenceNone
 		idle.Result = fmt.Sprintf("not observed: no idle drain within %s (or infinite)", fmtDur(longest))
