@@ -135,6 +135,13 @@ func (o *enforceOutcome) implied(interval time.Duration, held bool) bool {
 	return (o.nsAcc > 0 && interval >= o.nsAcc) || interval <= o.nsRej
 }
 
+// start counts a rung as running until record has its result.
+func (o *enforceOutcome) start() {
+	o.mu.Lock()
+	o.running++
+	o.mu.Unlock()
+}
+
 func (o *enforceOutcome) record(r rungResult) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -180,14 +187,8 @@ func (p *prober) enforcement(ctx context.Context, out *enforceOutcome) {
 		}
 		tried = append(tried, iv)
 		for _, held := range kinds {
-			out.mu.Lock()
-			out.running++
-			out.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out.record(p.rung(ctx, out, i, iv, held))
-			}()
+			out.start()
+			wg.Go(func() { out.record(p.rung(ctx, out, i, iv, held)) })
 		}
 	}
 	if len(tried) > 0 {
@@ -259,14 +260,8 @@ func (p *prober) refineEnforcement(ctx context.Context, out *enforceOutcome, kin
 			if h != held {
 				continue // the refinement is about MinTime
 			}
-			out.mu.Lock()
-			out.running++
-			out.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out.record(p.rung(ctx, out, 100+i, iv, h))
-			}()
+			out.start()
+			wg.Go(func() { out.record(p.rung(ctx, out, 100+i, iv, h)) })
 		}
 	}
 	wg.Wait()

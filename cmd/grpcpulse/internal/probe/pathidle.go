@@ -69,6 +69,13 @@ func (o *pathIdleOutcome) implied(target time.Duration) bool {
 	return o.unans > 0 && target >= o.unans
 }
 
+// start counts a rung as running until record has its result.
+func (o *pathIdleOutcome) start() {
+	o.mu.Lock()
+	o.running++
+	o.mu.Unlock()
+}
+
 func (o *pathIdleOutcome) record(r idleResult) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -98,14 +105,8 @@ func (p *prober) pathIdle(ctx context.Context, out *pathIdleOutcome) {
 			continue
 		}
 		n++
-		out.mu.Lock()
-		out.running++
-		out.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out.record(p.idleRung(ctx, out, t))
-		}()
+		out.start()
+		wg.Go(func() { out.record(p.idleRung(ctx, out, t)) })
 	}
 	if n > 0 {
 		p.progress("path idle: %d connections going silent for %s..%s, then one PING each", n, fmtDur(ladder[0]), fmtDur(ladder[n-1]))
