@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
-
-	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
 	"github.com/grpcpulse/grpcpulse/internal/peers/foreign"
 	"github.com/grpcpulse/grpcpulse/internal/semconv"
 	"github.com/grpcpulse/grpcpulse/internal/testenv"
@@ -97,21 +93,6 @@ func startForeignClient(t *testing.T, tr trial, target string) *foreign.Client {
 	panic("not a foreign client: " + tr.client)
 }
 
-// proxyTo starts a fault proxy to addr if the trial goes through one, and
-// returns the address to dial.
-func proxyTo(t *testing.T, tr trial, addr string) (*faultproxy.Proxy, string) {
-	t.Helper()
-	if !tr.proxied {
-		return nil, addr
-	}
-	p, err := faultproxy.New(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p, p.Addr()
-}
-
 // countEvents counts the peer's events named name for method.
 func countEvents(p *foreign.Process, name, method string) int {
 	return p.Count(name, func(e foreign.Event) bool { return e.Method == method })
@@ -124,11 +105,7 @@ func runForeignServer(t *testing.T, tr trial) result {
 	fs := startForeignServer(t, tr)
 	p, target := proxyTo(t, tr, fs.Addr)
 	c := startGoClient(t, target, tr.clientOptions()...)
-	ctx, cancel := contextFor(t)
-	defer cancel()
-	if _, err := testgrpc.NewTestServiceClient(c.cc).EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
-		t.Fatalf("EmptyCall: %v", err)
-	}
+	c.firstCall(t)
 	c.open(t, tr.streams)
 	names := c.names()
 	if tr.age > 0 && c.m.Sum(t, semconv.MetricGoAways) != 0 {
@@ -138,16 +115,8 @@ func runForeignServer(t *testing.T, tr trial) result {
 
 	switch tr.fault {
 	case faultClientClose:
-		for i := range tr.cancels {
-			c.cancel(t, i)
-		}
+		c.cancelFirst(t, tr.cancels)
 		_ = c.cc.Close()
-	case faultReset:
-		p.Reset()
-	case faultFIN:
-		p.FIN()
-	case faultBlackhole:
-		p.Blackhole()
 	case faultMaxAge:
 	case faultMaxAgeCancel, faultGracefulStop:
 		if tr.fault == faultGracefulStop {
@@ -159,9 +128,7 @@ func runForeignServer(t *testing.T, tr trial) result {
 			}
 			return "no GOAWAY at the client"
 		})
-		for i := range tr.cancels {
-			c.cancel(t, i)
-		}
+		c.cancelFirst(t, tr.cancels)
 		testenv.Eventually(t, func() string {
 			if n := countEvents(fs.Process, "cancelled", "StreamingOutputCall"); n < tr.cancels {
 				return fmt.Sprintf("the server saw %d of %d cancels", n, tr.cancels)
@@ -175,23 +142,11 @@ func runForeignServer(t *testing.T, tr trial) result {
 		} else if tr.cancels == tr.streams && tr.closeAfter {
 			_ = c.cc.Close()
 		}
-	case faultPings:
-		p.InjectPings(6)
-	case faultMalformed:
-		p.Inject(frameBytes(t, tr.frame))
-	case faultMalformedToClient:
-		p.InjectToClient(frameBytes(t, tr.frame))
+	default:
+		pathFault(t, tr, p)
 	}
 
-	c.b.wait(t, "the client's close and streams", func() bool {
-		n := 0
-		for _, name := range names {
-			if _, ok := c.b.errs[name]; ok {
-				n++
-			}
-		}
-		return c.b.connEnds > 0 && n == len(names)
-	})
+	c.waitEnd(t, names)
 	_, ct := tr.truth(names)
 	return result{client: sideResult{on: true, truth: ct, obs: observe(t, c.m, c.b)}}
 }
@@ -227,30 +182,9 @@ func runForeignClient(t *testing.T, tr trial) result {
 			cancelAll()
 		}
 		fc.Close(t)
-	case faultReset:
-		p.Reset()
-	case faultFIN:
-		p.FIN()
-	case faultBlackhole:
-		p.Blackhole()
 	case faultMaxAge:
 	case faultMaxAgeCancel, faultGracefulStop:
-		debug := "max_age"
-		if tr.fault == faultGracefulStop {
-			debug = "graceful_stop"
-			stopped := make(chan struct{})
-			go func() {
-				defer close(stopped)
-				s.srv.GracefulStop()
-			}()
-			t.Cleanup(func() { <-stopped })
-		}
-		testenv.Eventually(t, func() string {
-			if s.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayReason.String(debug)) > 0 {
-				return ""
-			}
-			return "no " + debug + " GOAWAY from the server"
-		})
+		s.drain(t, tr, s.m, "from the server")
 		switch {
 		case tr.cancels > 0:
 			cancelAll()
@@ -260,17 +194,11 @@ func runForeignClient(t *testing.T, tr trial) result {
 		case tr.fault == faultGracefulStop:
 			s.srv.Stop()
 		}
-	case faultPings:
-		p.InjectPings(6)
-	case faultMalformed:
-		p.Inject(frameBytes(t, tr.frame))
-	case faultMalformedToClient:
-		p.InjectToClient(frameBytes(t, tr.frame))
+	default:
+		pathFault(t, tr, p)
 	}
 
-	s.b.wait(t, "the server's close and streams", func() bool {
-		return s.b.connEnds > 0 && s.b.count(s.b.ended, names) == len(names)
-	})
+	s.waitEnd(t, names)
 	st, _ := tr.truth(names)
 	return result{server: sideResult{on: true, truth: st, obs: observe(t, s.m, s.b)}}
 }

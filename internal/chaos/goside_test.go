@@ -244,6 +244,40 @@ func startGoServer(t *testing.T, extra ...options.ServerOption) *goServer {
 	return s
 }
 
+// drain waits for the server's drain in a max-age or graceful-stop trial,
+// starting the graceful stop first, until m (either side's metrics) counts
+// its GOAWAY with the debug data the fault sends; where says whose metrics
+// m are, for the failure. A graceful stop returns only once the trial has
+// ended every stream: the test's cleanup waits for it.
+func (s *goServer) drain(t *testing.T, tr trial, m *testenv.Metrics, where string) {
+	t.Helper()
+	debug := "max_age"
+	if tr.fault == faultGracefulStop {
+		debug = "graceful_stop"
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			s.srv.GracefulStop()
+		}()
+		t.Cleanup(func() { <-stopped })
+	}
+	testenv.Eventually(t, func() string {
+		if m.Sum(t, semconv.MetricGoAways, semconv.GoAwayReason.String(debug)) > 0 {
+			return ""
+		}
+		return "no " + debug + " GOAWAY " + where
+	})
+}
+
+// waitEnd waits until the server's connection and its streams named names
+// have ended.
+func (s *goServer) waitEnd(t *testing.T, names []string) {
+	t.Helper()
+	s.b.wait(t, "the server's close and streams", func() bool {
+		return s.b.connEnds > 0 && s.b.count(s.b.ended, names) == len(names)
+	})
+}
+
 // goClient is a grpc-go client with grpcpulse's bundle, and the streams it
 // holds open.
 type goClient struct {
@@ -282,6 +316,17 @@ func startGoClient(t *testing.T, target string, extra ...options.ClientOption) *
 		}
 	})
 	return c
+}
+
+// firstCall completes a call first: the connection carried an RPC that no
+// end may count.
+func (c *goClient) firstCall(t *testing.T) {
+	t.Helper()
+	ctx, cancel := contextFor(t)
+	defer cancel()
+	if _, err := testgrpc.NewTestServiceClient(c.cc).EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("EmptyCall: %v", err)
+	}
 }
 
 // open opens n server streams, named s0, s1, ..., and waits until each has
@@ -331,6 +376,29 @@ func (c *goClient) cancel(t *testing.T, i int) {
 	s := c.streams[i]
 	s.cancel()
 	c.b.wait(t, "the end of the cancelled "+s.name, func() bool { return c.b.ended[s.name] })
+}
+
+// cancelFirst cancels the client's first n streams, one after another.
+func (c *goClient) cancelFirst(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		c.cancel(t, i)
+	}
+}
+
+// waitEnd waits until the client's connection has ended and each of its
+// streams named names has its final error.
+func (c *goClient) waitEnd(t *testing.T, names []string) {
+	t.Helper()
+	c.b.wait(t, "the client's close and streams", func() bool {
+		n := 0
+		for _, name := range names {
+			if _, ok := c.b.errs[name]; ok {
+				n++
+			}
+		}
+		return c.b.connEnds > 0 && n == len(names)
+	})
 }
 
 // names returns the names of the client's streams.

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/grpcpulse/grpcpulse/internal/faultproxy"
@@ -64,28 +62,50 @@ func (tr trial) pause() {
 	}
 }
 
+// proxyTo starts a fault proxy to addr if the trial goes through one, and
+// returns the address to dial.
+func proxyTo(t *testing.T, tr trial, addr string) (*faultproxy.Proxy, string) {
+	t.Helper()
+	if !tr.proxied {
+		return nil, addr
+	}
+	p, err := faultproxy.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p, p.Addr()
+}
+
+// pathFault does the trial's fault where the path (the proxy p) does it
+// alone, whoever the peers are.
+func pathFault(t *testing.T, tr trial, p *faultproxy.Proxy) {
+	t.Helper()
+	switch tr.fault {
+	case faultReset:
+		p.Reset()
+	case faultFIN:
+		p.FIN()
+	case faultBlackhole:
+		p.Blackhole()
+	case faultPings:
+		p.InjectPings(6)
+	case faultMalformed:
+		p.Inject(frameBytes(t, tr.frame))
+	case faultMalformedToClient:
+		p.InjectToClient(frameBytes(t, tr.frame))
+	default:
+		t.Fatalf("%s is not a fault of the path", tr.fault)
+	}
+}
+
 // runGo runs a trial between a Go server and a Go client.
 func runGo(t *testing.T, tr trial) result {
 	t.Helper()
 	s := startGoServer(t, tr.serverOptions()...)
-	target := s.addr
-	var p *faultproxy.Proxy
-	if tr.proxied {
-		var err error
-		if p, err = faultproxy.New(s.addr); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = p.Close() })
-		target = p.Addr()
-	}
+	p, target := proxyTo(t, tr, s.addr)
 	c := startGoClient(t, target, tr.clientOptions()...)
-	// A completed call first: the connection carried an RPC that no end
-	// may count.
-	ctx, cancel := contextFor(t)
-	defer cancel()
-	if _, err := testgrpc.NewTestServiceClient(c.cc).EmptyCall(ctx, &testgrpc.Empty{}, grpc.WaitForReady(true)); err != nil {
-		t.Fatalf("EmptyCall: %v", err)
-	}
+	c.firstCall(t)
 	c.open(t, tr.streams)
 	names := c.names()
 	s.b.wait(t, "the streams' handlers", func() bool { return s.b.count(s.b.started, names) == len(names) })
@@ -96,41 +116,16 @@ func runGo(t *testing.T, tr trial) result {
 
 	switch tr.fault {
 	case faultClientClose:
-		for i := range tr.cancels {
-			c.cancel(t, i)
-		}
+		c.cancelFirst(t, tr.cancels)
 		_ = c.cc.Close()
-	case faultReset:
-		p.Reset()
-	case faultFIN:
-		p.FIN()
-	case faultBlackhole:
-		p.Blackhole()
 	case faultBlackholeRestored:
 		p.Blackhole()
 		s.b.wait(t, "the server's keepalive timeout", func() bool { return s.b.connEnds > 0 })
 		p.Forward()
 	case faultMaxAge:
 	case faultMaxAgeCancel, faultGracefulStop:
-		debug := "max_age"
-		stopped := make(chan struct{})
-		if tr.fault == faultGracefulStop {
-			debug = "graceful_stop"
-			go func() {
-				defer close(stopped)
-				s.srv.GracefulStop()
-			}()
-			t.Cleanup(func() { <-stopped })
-		}
-		testenv.Eventually(t, func() string {
-			if c.m.Sum(t, semconv.MetricGoAways, semconv.GoAwayReason.String(debug)) > 0 {
-				return ""
-			}
-			return "no " + debug + " GOAWAY at the client"
-		})
-		for i := range tr.cancels {
-			c.cancel(t, i)
-		}
+		s.drain(t, tr, c.m, "at the client")
+		c.cancelFirst(t, tr.cancels)
 		cancelled := names[:tr.cancels]
 		s.b.wait(t, "the cancels at the server", func() bool { return s.b.count(s.b.ended, cancelled) == len(cancelled) })
 		if tr.cancels < tr.streams {
@@ -143,26 +138,12 @@ func runGo(t *testing.T, tr trial) result {
 		} else if tr.closeAfter {
 			_ = c.cc.Close()
 		}
-	case faultPings:
-		p.InjectPings(6)
-	case faultMalformed:
-		p.Inject(frameBytes(t, tr.frame))
-	case faultMalformedToClient:
-		p.InjectToClient(frameBytes(t, tr.frame))
+	default:
+		pathFault(t, tr, p)
 	}
 
-	s.b.wait(t, "the server's close and streams", func() bool {
-		return s.b.connEnds > 0 && s.b.count(s.b.ended, names) == len(names)
-	})
-	c.b.wait(t, "the client's close and streams", func() bool {
-		n := 0
-		for _, name := range names {
-			if _, ok := c.b.errs[name]; ok {
-				n++
-			}
-		}
-		return c.b.connEnds > 0 && n == len(names)
-	})
+	s.waitEnd(t, names)
+	c.waitEnd(t, names)
 	st, ct := tr.truth(names)
 	return result{
 		server: sideResult{on: true, truth: st, obs: observe(t, s.m, s.b)},
@@ -191,9 +172,7 @@ func runRaw(t *testing.T, tr trial) result {
 	case <-time.After(testenv.Patience):
 		t.Fatal("the server did not close the connection")
 	}
-	s.b.wait(t, "the server's close and stream", func() bool {
-		return s.b.connEnds > 0 && s.b.count(s.b.ended, names) == len(names)
-	})
+	s.waitEnd(t, names)
 	st, _ := tr.truth(names)
 	return result{server: sideResult{on: true, truth: st, obs: observe(t, s.m, s.b)}}
 }
