@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/grpcpulse/grpcpulse/internal/testenv"
 )
 
 // rawClient is an HTTP/2 client on x/net's Framer over any net.Conn, for
@@ -45,24 +47,7 @@ func dialRaw(t testing.TB, addr string) *rawClient {
 // server's SETTINGS, as a real client would.
 func (r *rawClient) handshake(t testing.TB) {
 	t.Helper()
-	if _, err := io.WriteString(r.c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := r.fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("reading server SETTINGS: %v", err)
-		}
-		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-			if err := r.fr.WriteSettingsAck(); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
+	testenv.H2Handshake(t, r.c, r.fr)
 }
 
 // goAwayInfo is a GOAWAY a raw peer read, copied out of the Framer's buffer.

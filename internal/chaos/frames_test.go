@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -85,24 +84,7 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	_ = c.SetDeadline(time.Now().Add(testenv.Patience)) // a hung server fails the trial, not the run
 	r := &rawClient{c: c, fr: http2.NewFramer(c, c), done: make(chan struct{})}
 	r.fr.AllowIllegalWrites = true
-	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.fr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		f, err := r.fr.ReadFrame()
-		if err != nil {
-			t.Fatalf("reading the server's SETTINGS: %v", err)
-		}
-		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
-			break
-		}
-	}
-	if err := r.fr.WriteSettingsAck(); err != nil {
-		t.Fatal(err)
-	}
+	testenv.H2Handshake(t, c, r.fr)
 	go func() {
 		defer close(r.done)
 		for {
