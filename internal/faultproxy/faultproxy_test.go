@@ -126,6 +126,17 @@ func dial(t *testing.T, addr string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
+// established starts an echo server behind a proxy and dials it; the
+// proxy's pair is established once the round trip it makes returns.
+func established(t *testing.T) (*echoServer, *Proxy, *net.TCPConn) {
+	t.Helper()
+	es := startEcho(t)
+	p := newProxy(t, es.addr)
+	c := dial(t, p.Addr())
+	roundTrip(t, c, "hello")
+	return es, p, c
+}
+
 // roundTrip writes msg and expects exactly msg back.
 func roundTrip(t *testing.T, c net.Conn, msg string) {
 	t.Helper()
@@ -209,10 +220,7 @@ func TestForward(t *testing.T) {
 
 func TestBlackhole(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello")
+	es, p, c := established(t)
 
 	p.Blackhole()
 	if _, err := c.Write([]byte("ping")); err != nil {
@@ -247,10 +255,7 @@ func TestBlackhole(t *testing.T) {
 
 func TestBlackholeHoldsEOF(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello")
+	es, p, c := established(t)
 
 	p.Blackhole()
 	if err := c.CloseWrite(); err != nil {
@@ -274,10 +279,7 @@ func TestBlackholeHoldsEOF(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello") // the pair is established once this returns
+	es, p, c := established(t)
 
 	p.Reset()
 	if n := p.Active(); n != 0 {
@@ -303,10 +305,7 @@ func TestReset(t *testing.T) {
 
 func TestUpstreamResetPropagates(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello")
+	es, p, c := established(t)
 
 	var srv *net.TCPConn
 	select {
@@ -392,10 +391,7 @@ func TestDelay(t *testing.T) {
 
 func TestEOFPropagation(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello")
+	es, p, c := established(t)
 
 	if err := c.CloseWrite(); err != nil {
 		t.Fatal(err)
@@ -451,10 +447,7 @@ func TestClose(t *testing.T) {
 // reset, even for bytes it sent after the FIN.
 func TestFIN(t *testing.T) {
 	t.Parallel()
-	es := startEcho(t)
-	p := newProxy(t, es.addr)
-	c := dial(t, p.Addr())
-	roundTrip(t, c, "hello")
+	es, p, c := established(t)
 
 	p.FIN()
 	if err := c.SetDeadline(time.Now().Add(ioTimeout)); err != nil {

@@ -52,28 +52,31 @@ func TestFrameCursor(t *testing.T) {
 	}
 }
 
-// Pings injected while the client is in the middle of a frame arrive after
-// that frame, intact, and every frame the client wrote arrives unchanged.
-func TestInjectPings(t *testing.T) {
-	t.Parallel()
+// throughProxy connects a client c through a proxy p to an upstream
+// connection up that the test speaks for, each end bounded by ioTimeout.
+func throughProxy(t *testing.T) (p *Proxy, c, up net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	p := newProxy(t, ln.Addr().String())
-
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
+	t.Cleanup(func() { ln.Close() })
+	p = newProxy(t, ln.Addr().String())
+	c = dial(t, p.Addr())
+	if up, err = ln.Accept(); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	up, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
+	t.Cleanup(func() { up.Close() })
+	_ = c.SetDeadline(time.Now().Add(ioTimeout))
 	_ = up.SetDeadline(time.Now().Add(ioTimeout))
+	return p, c, up
+}
+
+// Pings injected while the client is in the middle of a frame arrive after
+// that frame, intact, and every frame the client wrote arrives unchanged.
+func TestInjectPings(t *testing.T) {
+	t.Parallel()
+	p, c, up := throughProxy(t)
 
 	// The client writes the preface and half of a DATA frame, then the
 	// test asks for pings, then the client finishes the frame.
@@ -125,23 +128,7 @@ func TestInjectPings(t *testing.T) {
 // client's frames, byte for byte.
 func TestInject(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	p := newProxy(t, ln.Addr().String())
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	up, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	_ = up.SetDeadline(time.Now().Add(ioTimeout))
+	p, c, up := throughProxy(t)
 
 	var first, bad, last bytes.Buffer
 	first.WriteString(http2.ClientPreface)
@@ -173,23 +160,7 @@ func TestInject(t *testing.T) {
 // no preface, between two of its frames.
 func TestInjectToClient(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	p := newProxy(t, ln.Addr().String())
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	up, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
+	p, c, up := throughProxy(t)
 
 	var first, bad, last bytes.Buffer
 	_ = http2.NewFramer(&first, nil).WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384})
