@@ -83,18 +83,10 @@ var servers = []struct {
 	start func(t *testing.T, aged bool) *foreign.Server
 }{
 	{"c-core", func(t *testing.T, aged bool) *foreign.Server {
-		var args foreign.Args
-		if aged {
-			args = foreign.Args{"grpc.max_connection_age_ms": 1000, "grpc.max_connection_age_grace_ms": 500}
-		}
-		return foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: args})
+		return foreign.StartCCoreServer(t, foreign.CCoreServerConfig{Args: agedArgs(aged)})
 	}},
 	{"grpc-js", func(t *testing.T, aged bool) *foreign.Server {
-		var args foreign.Args
-		if aged {
-			args = foreign.Args{"grpc.max_connection_age_ms": 1000, "grpc.max_connection_age_grace_ms": 500}
-		}
-		return foreign.StartJSServer(t, foreign.JSServerConfig{Args: args})
+		return foreign.StartJSServer(t, foreign.JSServerConfig{Args: agedArgs(aged)})
 	}},
 	{"grpc-java", func(t *testing.T, aged bool) *foreign.Server {
 		var cfg foreign.JavaServerConfig
@@ -103,6 +95,23 @@ var servers = []struct {
 		}
 		return foreign.StartJavaServer(t, cfg)
 	}},
+}
+
+// agedArgs are the channel args of the servers' limits, if aged.
+func agedArgs(aged bool) foreign.Args {
+	if !aged {
+		return nil
+	}
+	return foreign.Args{"grpc.max_connection_age_ms": 1000, "grpc.max_connection_age_grace_ms": 500}
+}
+
+// recvEnd reads a server stream until it ends, and returns how it ended.
+func recvEnd[R any](s grpc.ServerStreamingClient[R]) error {
+	for {
+		if _, err := s.Recv(); err != nil {
+			return err
+		}
+	}
 }
 
 // A grpc-go client calls Health/Check and follows Health/Watch on each
@@ -162,15 +171,11 @@ func TestServersSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for err == nil {
-				_, err = w.Recv()
-			}
+			err = recvEnd(w)
 			if c := status.Code(err); c == codes.OK || c == codes.DeadlineExceeded {
 				t.Errorf("Watch ended with %v, want the server to cut it at max age + grace", err)
 			}
-			for err = nil; err == nil; {
-				_, err = st.Recv()
-			}
+			err = recvEnd(st)
 			if c := status.Code(err); c == codes.OK || c == codes.DeadlineExceeded {
 				t.Errorf("StreamingOutputCall ended with %v, want the server to cut it at max age + grace", err)
 			}
@@ -196,9 +201,7 @@ func TestServersShutdown(t *testing.T) {
 			}
 			srv.WaitEvent(t, "call", func(e foreign.Event) bool { return e.Method == "StreamingOutputCall" })
 			srv.Shutdown(t, 200*time.Millisecond)
-			for err == nil {
-				_, err = st.Recv()
-			}
+			err = recvEnd(st)
 			if status.Code(err) == codes.OK || errors.Is(err, io.EOF) {
 				t.Errorf("held stream ended with %v, want an error", err)
 			}
@@ -369,9 +372,7 @@ func TestNginx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for err == nil {
-		_, err = w.Recv()
-	}
+	err = recvEnd(w)
 	if status.Code(err) == codes.OK || status.Code(err) == codes.DeadlineExceeded {
 		t.Errorf("held Watch through nginx ended with %v, want nginx to end it", err)
 	}
