@@ -297,12 +297,10 @@ func (d *drainTest) checkEnds(t *testing.T, cut bool, failures map[string]int64,
 	}
 }
 
-// The client cancels the connection's only stream while the server drains
-// it, and then closes its connection. Nothing was cut on either side. The
-// late variants hold the server's handler and the client's End until each
-// side's transport has ended: grpcpulse then sees the stream end after the
-// close it caused, every time.
-func TestCancelLastStreamDuringDrain(t *testing.T) {
+// eachDrain runs f in a parallel subtest for each way the server drains,
+// early and late (see drainTest), on a drainTest whose max-age grace is
+// grace.
+func eachDrain(t *testing.T, grace time.Duration, f func(t *testing.T, d *drainTest)) {
 	for _, drain := range []string{"max_age", "graceful_stop"} {
 		for _, late := range []bool{false, true} {
 			name := drain
@@ -311,22 +309,32 @@ func TestCancelLastStreamDuringDrain(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				d := newDrainTest(t, drain, time.Minute, late)
-				cc := d.dial(t)
-				defer cc.Close()
-				st, cancel := d.open(t, cc, "a")
-				stopped := d.startDrain(t)
-				cancel()
-				checkCancelled(t, st)
-				_ = cc.Close()
-				if got := d.serverEnded(t, "a"); got != "(none)" {
-					t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
-				}
-				<-stopped
-				d.checkEnds(t, false, map[string]int64{}, map[pulse.Side]int{})
+				f(t, newDrainTest(t, drain, grace, late))
 			})
 		}
 	}
+}
+
+// The client cancels the connection's only stream while the server drains
+// it, and then closes its connection. Nothing was cut on either side. The
+// late variants hold the server's handler and the client's End until each
+// side's transport has ended: grpcpulse then sees the stream end after the
+// close it caused, every time.
+func TestCancelLastStreamDuringDrain(t *testing.T) {
+	eachDrain(t, time.Minute, func(t *testing.T, d *drainTest) {
+		cc := d.dial(t)
+		defer cc.Close()
+		st, cancel := d.open(t, cc, "a")
+		stopped := d.startDrain(t)
+		cancel()
+		checkCancelled(t, st)
+		_ = cc.Close()
+		if got := d.serverEnded(t, "a"); got != "(none)" {
+			t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
+		}
+		<-stopped
+		d.checkEnds(t, false, map[string]int64{}, map[pulse.Side]int{})
+	})
 }
 
 // Two streams share a draining connection: the client cancels one, and the
@@ -335,54 +343,44 @@ func TestCancelLastStreamDuringDrain(t *testing.T) {
 // transport failure even when its handler, or its End on the client, comes
 // after the close (late).
 func TestCancelOneStreamCutAnother(t *testing.T) {
-	for _, drain := range []string{"max_age", "graceful_stop"} {
-		for _, late := range []bool{false, true} {
-			name := drain
-			if late {
-				name += "/late"
-			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				// The grace outlasts the cancel's arrival at the server by
-				// far: the test waits for that, not for the grace.
-				d := newDrainTest(t, drain, 3*time.Second, late)
-				cc := d.dial(t)
-				defer cc.Close()
-				a, cancelA := d.open(t, cc, "a")
-				b, _ := d.open(t, cc, "b")
-				stopped := d.startDrain(t)
-				cancelA()
-				aDone := make(chan struct{})
-				go func() {
-					defer close(aDone)
-					checkCancelled(t, a)
-				}()
-				d.wait(t, "the cancel at the server", func() bool { return d.cancelled["a"] })
-				if d.s.Server.Closes(t) != 0 {
-					t.Fatal("the connection ended before the cancel reached the server: the grace is too short for this machine")
-				}
-				if drain == "graceful_stop" {
-					d.s.Srv.Stop()
-				}
-				var err error
-				for err == nil {
-					_, err = b.Recv()
-				}
-				checkClientError(t, err, d.reason())
-				<-aDone
-				if got := d.serverEnded(t, "a"); got != "(none)" {
-					t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
-				}
-				if got := d.serverEnded(t, "b"); got != d.reason().String() {
-					t.Errorf("server: Cause in the cut stream's handler = %s, want %s", got, d.reason())
-				}
-				<-stopped
-				diagnosed := map[pulse.Side]int{}
-				if drain == "max_age" {
-					diagnosed = map[pulse.Side]int{pulse.SideServer: 1, pulse.SideClient: 1}
-				}
-				d.checkEnds(t, true, map[string]int64{"server": 1, "client": 1}, diagnosed)
-			})
+	// The grace outlasts the cancel's arrival at the server by far: the
+	// test waits for that, not for the grace.
+	eachDrain(t, 3*time.Second, func(t *testing.T, d *drainTest) {
+		cc := d.dial(t)
+		defer cc.Close()
+		a, cancelA := d.open(t, cc, "a")
+		b, _ := d.open(t, cc, "b")
+		stopped := d.startDrain(t)
+		cancelA()
+		aDone := make(chan struct{})
+		go func() {
+			defer close(aDone)
+			checkCancelled(t, a)
+		}()
+		d.wait(t, "the cancel at the server", func() bool { return d.cancelled["a"] })
+		if d.s.Server.Closes(t) != 0 {
+			t.Fatal("the connection ended before the cancel reached the server: the grace is too short for this machine")
 		}
-	}
+		if d.drain == "graceful_stop" {
+			d.s.Srv.Stop()
+		}
+		var err error
+		for err == nil {
+			_, err = b.Recv()
+		}
+		checkClientError(t, err, d.reason())
+		<-aDone
+		if got := d.serverEnded(t, "a"); got != "(none)" {
+			t.Errorf("server: Cause in the cancelled stream's handler = %s, want none", got)
+		}
+		if got := d.serverEnded(t, "b"); got != d.reason().String() {
+			t.Errorf("server: Cause in the cut stream's handler = %s, want %s", got, d.reason())
+		}
+		<-stopped
+		diagnosed := map[pulse.Side]int{}
+		if d.drain == "max_age" {
+			diagnosed = map[pulse.Side]int{pulse.SideServer: 1, pulse.SideClient: 1}
+		}
+		d.checkEnds(t, true, map[string]int64{"server": 1, "client": 1}, diagnosed)
+	})
 }
