@@ -18,14 +18,10 @@ func TestJSLifetime(t *testing.T) {
 		"grpc.max_connection_age_ms": 4300, "grpc.max_connection_age_grace_ms": 1300,
 	}}).Addr
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond}})
-	if rep.Peer.Implementation != ImplJS {
-		t.Errorf("peer %+v, want js", rep.Peer)
-	}
+	checkPeer(t, rep, ImplJS)
 	checkBracket(t, rep, FindingMaxConnectionAge, 4300*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionGrace, 1300*time.Millisecond)
-	if f := rep.Finding(FindingMaxConnectionIdle); f.Observed {
-		t.Errorf("idle %q observed from a server without one", f.Result)
-	}
+	checkUnobserved(t, rep, FindingMaxConnectionIdle, "a server without one")
 }
 
 func TestJSIdleAndKeepalive(t *testing.T) {
@@ -36,9 +32,7 @@ func TestJSIdleAndKeepalive(t *testing.T) {
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{}})
 	checkBracket(t, rep, FindingMaxConnectionIdle, 2300*time.Millisecond)
 	checkBracket(t, rep, FindingServerKeepalive, 1900*time.Millisecond)
-	if f := rep.Finding(FindingMaxConnectionAge); f.Observed {
-		t.Errorf("age %q observed from a server without one", f.Result)
-	}
+	checkUnobserved(t, rep, FindingMaxConnectionAge, "a server without one")
 }
 
 func TestJavaLifetime(t *testing.T) {
@@ -47,9 +41,7 @@ func TestJavaLifetime(t *testing.T) {
 		MaxConnectionAge: 4700 * time.Millisecond, MaxConnectionAgeGrace: 1400 * time.Millisecond, MaxConnectionIdle: 2200 * time.Millisecond,
 	})
 	rep := runProbe(t, Config{Target: addr, Budget: 10 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond}})
-	if rep.Peer.Implementation != ImplJava {
-		t.Errorf("peer %+v, want java", rep.Peer)
-	}
+	checkPeer(t, rep, ImplJava)
 	checkBracket(t, rep, FindingMaxConnectionAge, 4700*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionGrace, 1400*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionIdle, 2200*time.Millisecond)

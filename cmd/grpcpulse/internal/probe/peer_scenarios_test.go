@@ -26,20 +26,14 @@ func TestCCoreAgeAndGrace(t *testing.T) {
 		"grpc.max_connection_age_ms": 3500, "grpc.max_connection_age_grace_ms": 1200,
 	}}).Addr
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{700 * time.Millisecond}})
-	if rep.Peer.Implementation != ImplCCore {
-		t.Errorf("peer %+v, want c-core", rep.Peer)
-	}
+	checkPeer(t, rep, ImplCCore)
 	checkBracket(t, rep, FindingMaxConnectionAge, 3500*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionGrace, 1200*time.Millisecond)
 	// Its keepalive Time is 2h: flow-control PINGs must not pass for it.
-	if f := rep.Finding(FindingServerKeepalive); f.Observed {
-		t.Errorf("server keepalive %q observed from a server that sends none", f.Result)
-	}
+	checkUnobserved(t, rep, FindingServerKeepalive, "a server that sends none")
 	// Connections without streams drained at an age jittered down are
 	// the age, not an idle limit it does not have.
-	if f := rep.Finding(FindingMaxConnectionIdle); f.Observed {
-		t.Errorf("idle %q observed from a server without one", f.Result)
-	}
+	checkUnobserved(t, rep, FindingMaxConnectionIdle, "a server without one")
 }
 
 // C-core closes an idle connection with GOAWAY INTERNAL_ERROR "enter
@@ -52,9 +46,7 @@ func TestCCoreIdle(t *testing.T) {
 	rep := runProbe(t, Config{Target: addr, Budget: 9 * time.Second, enforceLadder: []time.Duration{}})
 	checkBracket(t, rep, FindingMaxConnectionIdle, 2600*time.Millisecond)
 	checkBracket(t, rep, FindingServerKeepalive, 1700*time.Millisecond)
-	if f := rep.Finding(FindingMaxConnectionAge); f.Observed {
-		t.Errorf("age %q observed from a server without one", f.Result)
-	}
+	checkUnobserved(t, rep, FindingMaxConnectionAge, "a server without one")
 }
 
 // C-core enforces its minimum ping interval with strikes, as grpc-go
@@ -71,16 +63,12 @@ func TestCCoreEnforcement(t *testing.T) {
 	checkBracket(t, rep, FindingMinTime, 1300*time.Millisecond)
 	checkPermit(t, rep, false)
 	text := reportText(t, rep)
-	for _, want := range []string{
+	checkReportHas(t, text,
 		"Minimum ping interval (gRPC C-core grpc.http2.min_ping_interval_without_data_ms)",
 		"Pings without calls (gRPC C-core grpc.keepalive_permit_without_calls)",
 		"Connection age limit (gRPC C-core grpc.max_connection_age_ms)",
 		"Keepalive PINGs from the server (gRPC C-core grpc.keepalive_time_ms)",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 	if strings.Contains(text, "EnforcementPolicy") || strings.Contains(text, "MaxConnection") {
 		t.Errorf("the report on a C-core server speaks grpc-go's field names:\n%s", text)
 	}
@@ -146,11 +134,9 @@ func TestNginxProxy(t *testing.T) {
 	}
 	checkBracket(t, rep, FindingStreamIdleTimeout, 3100*time.Millisecond)
 	checkBracket(t, rep, FindingMaxConnectionIdle, 2200*time.Millisecond)
-	if f := rep.Finding(FindingServerKeepalive); f.Observed {
-		t.Errorf("keepalive PINGs %q observed from nginx, which sends none", f.Result)
-	}
+	checkUnobserved(t, rep, FindingServerKeepalive, "nginx, which sends none")
 	text := reportText(t, rep)
-	for _, want := range []string{
+	checkReportHas(t, text,
 		"Answered by a proxy: nginx",
 		"Minimum ping interval (nginx has no such setting: it enforces no minimum and answers every PING): none: pings 700ms apart",
 		"Pings without calls (nginx has no such setting",
@@ -165,14 +151,20 @@ func TestNginxProxy(t *testing.T) {
 		"nginx ends streams that carry nothing for about ",
 		"no client keepalive prevents that (nginx answers the client's PINGs itself",
 		"raise grpc_read_timeout above the longest silence of your streams",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	)
 	for _, wrong := range []string{"at least every", "the server's minimum ping interval", "EnforcementPolicy", "ServerParameters", "needs --budget"} {
 		if strings.Contains(text, wrong) {
 			t.Errorf("report says %q", wrong)
+		}
+	}
+}
+
+// checkReportHas fails the test for each of wants that text lacks.
+func checkReportHas(t *testing.T, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
 		}
 	}
 }

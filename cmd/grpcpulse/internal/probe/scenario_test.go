@@ -43,6 +43,23 @@ func checkBracket(t *testing.T, rep *Report, name string, truth time.Duration) {
 	}
 }
 
+// checkPeer fails the test unless the probe named impl as the peer.
+func checkPeer(t *testing.T, rep *Report, impl string) {
+	t.Helper()
+	if rep.Peer.Implementation != impl {
+		t.Errorf("peer %+v, want %s", rep.Peer, impl)
+	}
+}
+
+// checkUnobserved fails the test if the finding name was observed from a
+// peer (from) that has no such limit or timer.
+func checkUnobserved(t *testing.T, rep *Report, name, from string) {
+	t.Helper()
+	if f := rep.Finding(name); f.Observed {
+		t.Errorf("%s %q observed from %s", name, f.Result, from)
+	}
+}
+
 func checkPermit(t *testing.T, rep *Report, want bool) {
 	t.Helper()
 	f := rep.Finding(FindingPermitWithoutStream)
