@@ -140,8 +140,9 @@ func Considered(r pulse.Reason) bool {
 // keepalive setting would have kept it.
 const PlausibleIdleTimeout = time.Second
 
-// serverModel returns this server's policy as grpc-go runs it.
-func (f Facts) serverModel() policy.Server {
+// serverParams returns this server's keepalive settings as configured,
+// the zero value in place of one not given.
+func (f Facts) serverParams() (keepalive.ServerParameters, keepalive.EnforcementPolicy) {
 	var kp keepalive.ServerParameters
 	var kep keepalive.EnforcementPolicy
 	if f.Server != nil {
@@ -150,7 +151,12 @@ func (f Facts) serverModel() policy.Server {
 	if f.Enforcement != nil {
 		kep = *f.Enforcement
 	}
-	return policy.GoServer(kp, kep)
+	return kp, kep
+}
+
+// serverModel returns this server's policy as grpc-go runs it.
+func (f Facts) serverModel() policy.Server {
+	return policy.GoServer(f.serverParams())
 }
 
 // peerServer returns, on a client, the server's policy as far as it is
@@ -548,15 +554,7 @@ func (f Facts) policy() *pulse.Policy {
 		c := policy.EffectiveClient(*f.Client)
 		return &pulse.Policy{Time: c.Time, Timeout: c.Timeout, PermitWithoutStream: c.Permit}
 	case f.Side == pulse.SideServer && (f.Server != nil || f.Enforcement != nil):
-		var kp keepalive.ServerParameters
-		var kep keepalive.EnforcementPolicy
-		if f.Server != nil {
-			kp = *f.Server
-		}
-		if f.Enforcement != nil {
-			kep = *f.Enforcement
-		}
-		kp, kep = policy.EffectiveServer(kp, kep)
+		kp, kep := policy.EffectiveServer(f.serverParams())
 		return &pulse.Policy{Time: kp.Time, Timeout: kp.Timeout, PermitWithoutStream: kep.PermitWithoutStream, MinTime: kep.MinTime}
 	}
 	return nil
