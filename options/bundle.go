@@ -162,5 +162,5 @@ func reportFindings(handle func(error), side pulse.Side, rejected bool, findings
 	if rejected {
 		notApplied = "the preset stays"
 	}
-	handle(config.PolicyError(side, notApplied, findings.errors()))
+	handle(config.PolicyError(side, notApplied, findings))
 }

@@ -147,15 +147,6 @@ func (fs Findings) Err() error { return atLeast(fs, Error) }
 // rejects or panics on.
 func (fs Findings) Fatal() bool { return atLeast(fs, Fatal) != nil }
 
-// errors returns the findings as errors.
-func (fs Findings) errors() []error {
-	errs := make([]error, len(fs))
-	for i, f := range fs {
-		errs[i] = f
-	}
-	return errs
-}
-
 // atLeast joins the findings of severity sev or higher, or returns nil.
 func atLeast(findings []Finding, sev Severity) error {
 	var errs []error

@@ -140,14 +140,10 @@ func installable(h *handler.Handler, fs options.Findings) bool {
 	if len(fs) == 0 {
 		return true
 	}
-	errs := make([]error, len(fs))
-	for i, f := range fs {
-		errs[i] = f
-	}
 	notApplied := ""
 	if fs.Fatal() {
 		notApplied = "no keepalive option is installed and grpc's defaults apply"
 	}
-	h.Report(config.PolicyError(h.Side(), notApplied, errs))
+	h.Report(config.PolicyError(h.Side(), notApplied, fs))
 	return notApplied == ""
 }

@@ -53,8 +53,6 @@ type Config struct {
 	PeerParams      *keepalive.ServerParameters
 	PeerEnforcement *keepalive.EnforcementPolicy
 	PeerLongestRPC  time.Duration
-
-	errs []error
 }
 
 // Setting is what every option of package options is underneath: a named
@@ -77,20 +75,22 @@ func Build[O any](opts []O) *Config {
 		ConnSpans:      true,
 		Logger:         slog.Default(),
 	}
+	// Reported once every option is applied: WithErrorHandler may come
+	// after the option whose mistake it is to hear of.
+	var errs []error
 	for _, o := range opts {
 		s, ok := any(o).(Setting)
 		if !ok {
-			c.errs = append(c.errs, errors.New("grpcpulse: a nil option was passed; it has no effect"))
+			errs = append(errs, errors.New("grpcpulse: a nil option was passed; it has no effect"))
 			continue
 		}
 		if err := s.Apply(c); err != nil {
-			c.errs = append(c.errs, fmt.Errorf("grpcpulse: %s: %w", s.Name(), err))
+			errs = append(errs, fmt.Errorf("grpcpulse: %s: %w", s.Name(), err))
 		}
 	}
-	for _, err := range c.errs {
+	for _, err := range errs {
 		c.Handle(err)
 	}
-	c.errs = nil
 	return c
 }
 
@@ -111,10 +111,19 @@ func (c *Config) Reporter() func(error) {
 // policy a bundle or a handler installs for side: the findings, and whether
 // the policy was applied as written or, when grpc-go would reject it, not
 // applied (then notApplied says what happens instead).
-func PolicyError(side pulse.Side, notApplied string, findings []error) error {
+func PolicyError[E error](side pulse.Side, notApplied string, findings []E) error {
 	what := "applied as written"
 	if notApplied != "" {
 		what = "NOT applied, because grpc-go would reject it; " + notApplied
 	}
-	return fmt.Errorf("grpcpulse: %s keepalive policy %s; Validate reports: %w", side, what, errors.Join(findings...))
+	return fmt.Errorf("grpcpulse: %s keepalive policy %s; Validate reports: %w", side, what, errors.Join(asErrors(findings)...))
+}
+
+// asErrors returns the findings as errors, for errors.Join.
+func asErrors[E error](findings []E) []error {
+	errs := make([]error, len(findings))
+	for i, f := range findings {
+		errs[i] = f
+	}
+	return errs
 }
