@@ -117,8 +117,9 @@ type reporter struct {
 	ctx  context.Context
 	meta mw.CallMeta
 	call *rpclink.Call // client only
-	// unregistered: a server method the server does not register, as
-	// go-grpc-middleware's interceptors report it.
+	// unregistered: a server method the server does not register, or,
+	// reported through go-grpc-middleware's stream interceptor, one it
+	// cannot tell registered.
 	unregistered bool
 }
 
@@ -182,7 +183,7 @@ func (p *reporter) PostCall(err error, _ time.Duration) {
 // does not register or the client did not get from generated code.
 func (p *reporter) method() string {
 	// A client's call records it; a server's context carries it.
-	if p.unregistered || (p.call != nil && p.call.Unregistered()) || isUnregistered(p.ctx) {
+	if p.unregistered || (p.call != nil && p.call.Unregistered()) {
 		return semconv.OtherMethod
 	}
 	return p.meta.Service + "/" + p.meta.Method

@@ -33,6 +33,9 @@ func UnaryServer(rec *Recorder) grpc.UnaryServerInterceptor {
 // only the call's end, so a message costs it nothing.
 func StreamServer(rec *Recorder) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		// The recorder's reporters keep the context they are given, so
+		// the stream needs no wrapper to carry a new one.
+		p := rec.serverReport(ss.Context(), mw.NewServerCallMeta(info.FullMethod, info, nil))
 		if srv == nil {
 			// grpc-go passes the service implementation, and nil for
 			// the UnknownServiceHandler: the method was chosen by the
@@ -41,21 +44,11 @@ func StreamServer(rec *Recorder) grpc.StreamServerInterceptor {
 			if a := rpclink.AttemptFrom(ss.Context()); a != nil {
 				a.SetUnregistered()
 			}
-			ss = &serverStream{ServerStream: ss, ctx: withUnregistered(ss.Context())}
+			p.unregistered = true
 		}
-		// The recorder's reporters keep the context they are given, so
-		// the stream needs no wrapper to carry a new one.
-		p := rec.serverReport(ss.Context(), mw.NewServerCallMeta(info.FullMethod, info, nil))
 		err := handler(srv, ss)
 		// The Reporter ignores durations: the clock is not read for them.
 		p.PostCall(err, 0)
 		return err
 	}
 }
-
-type serverStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *serverStream) Context() context.Context { return s.ctx }
